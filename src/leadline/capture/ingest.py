@@ -1,0 +1,239 @@
+"""The hot path for form submissions: check, store the raw submission, queue its processing, return.
+
+A plain function view, as in PostHog's old capture: no ORM graph, no signals. Everything else
+(people, accounts, requests, the timeline) happens in the worker, idempotently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+
+from leadline.capture.models import Form, Submission
+from leadline.capture.tasks import submission_process_task
+from leadline.capture.validation import (
+    HONEYPOT_FIELD,
+    KEY_FIELD,
+    FormSpec,
+    honeypot_filled,
+    submission_clean,
+)
+from leadline.core import clock
+from leadline.core.ratelimit import client_ip, rate_limited
+
+logger = logging.getLogger(__name__)
+SPEC_CACHE_SECONDS = 10
+THANKS_SALT = "leadline.capture.thanks"
+
+
+def form_spec(slug: str) -> FormSpec | None:
+    """The active form's spec, cached briefly so a burst of submissions costs one query."""
+    cache_key = f"capture:form:{slug}"
+    spec: FormSpec | None = cache.get(cache_key)
+    if spec is None:
+        form = (
+            Form.objects.filter(slug=slug, is_active=True)
+            .values(
+                "id", "fields", "contact_box", "consent_text", "consent_required",
+                "allowed_origins", "asset_id",
+            )
+            .first()
+        )
+        if form is None:
+            return None
+        spec = FormSpec(
+            id=form["id"],
+            slug=slug,
+            fields=form["fields"],
+            contact_box=form["contact_box"],
+            consent_text=form["consent_text"],
+            consent_required=form["consent_required"],
+            allowed_origins=tuple(
+                o.strip().rstrip("/") for o in form["allowed_origins"].split() if o.strip()
+            ),
+            has_asset=form["asset_id"] is not None,
+        )
+        cache.set(cache_key, spec, SPEC_CACHE_SECONDS)
+    return spec
+
+
+def form_spec_forget(slug: str) -> None:
+    cache.delete(f"capture:form:{slug}")
+
+
+def _error(status: int, message: str, fields: dict[str, str] | None = None) -> JsonResponse:
+    body: dict[str, Any] = {"error": message}
+    if fields:
+        body["fields"] = fields
+    return JsonResponse(body, status=status)
+
+
+def _cors(response: HttpResponse, origin: str) -> HttpResponse:
+    if origin:
+        response["Access-Control-Allow-Origin"] = origin
+        response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response["Access-Control-Allow-Headers"] = "Content-Type, Idempotency-Key"
+        response["Access-Control-Max-Age"] = "600"
+        response["Vary"] = "Origin"
+    return response
+
+
+def _wants_html(request: HttpRequest) -> bool:
+    return not request.content_type.startswith("application/json")
+
+
+def _read_data(request: HttpRequest) -> dict[str, Any]:
+    if request.content_type == "application/json":
+        data = json.loads(request.body or b"{}")
+        if not isinstance(data, dict):
+            raise ValueError("the body must be a JSON object")
+        return data
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return {key: request.POST.get(key) for key in request.POST}
+    raise ValueError("send application/json or a form (application/x-www-form-urlencoded)")
+
+
+def _idempotency_key(request: HttpRequest, spec: FormSpec, data: dict[str, Any]) -> str:
+    given = request.headers.get("Idempotency-Key") or data.get(KEY_FIELD)
+    if given:
+        return str(given)
+    # No key: the same payload to the same form on the same day is the same submission
+    # (a refreshed thank-you page, a double click), later ones are new signals.
+    canonical = json.dumps(data, sort_keys=True, default=str)
+    day = clock.now().date().isoformat()
+    return "auto:" + hashlib.sha256(f"{spec.id}|{day}|{canonical}".encode()).hexdigest()
+
+
+def thanks_token(submission_id: int) -> str:
+    return signing.dumps(submission_id, salt=THANKS_SALT, compress=True)
+
+
+def thanks_submission_id(token: str) -> int:
+    return int(signing.loads(token, salt=THANKS_SALT))
+
+
+def _received(
+    request: HttpRequest, spec: FormSpec, submission_id: int, *, duplicate: bool, origin: str
+) -> HttpResponse:
+    token = thanks_token(submission_id)
+    thanks_url = reverse("capture:thanks", args=[spec.slug, token])
+    if _wants_html(request):
+        return redirect(thanks_url, permanent=False)
+    body: dict[str, Any] = {
+        "id": submission_id,
+        "status": "received",
+        "duplicate": duplicate,
+        "thanks_url": request.build_absolute_uri(thanks_url),
+    }
+    if spec.has_asset:
+        body["download_url"] = request.build_absolute_uri(reverse("capture:download", args=[token]))
+    return _cors(JsonResponse(body, status=200 if duplicate else 201), origin)
+
+
+def _no_response(request: HttpRequest) -> HttpResponse:
+    return HttpResponse()
+
+
+def _csrf_protected(request: HttpRequest) -> HttpResponse:
+    """Stands in for a view that is not CSRF-exempt, so the middleware's check applies."""
+    return HttpResponse()
+
+
+@csrf_exempt  # CSRF is checked below for browser form posts; JSON posts rely on CORS preflight.
+def form_submit(request: HttpRequest, slug: str) -> HttpResponse:
+    origin = request.headers.get("Origin", "")
+    spec = form_spec(slug)
+    if spec is None:
+        return _error(404, f"no active form {slug!r}")
+    if origin and not spec.origin_allowed(origin):
+        return _error(403, f"origin {origin} may not post to this form")
+    if request.method == "OPTIONS":
+        return _cors(HttpResponse(status=204), origin)
+    if request.method != "POST":
+        return _error(405, "POST a submission")
+
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > settings.CAPTURE_MAX_BODY_BYTES:
+        return _cors(_error(413, f"body over {settings.CAPTURE_MAX_BODY_BYTES} bytes"), origin)
+
+    wait = rate_limited(
+        scope="capture", key=client_ip(request), rate=settings.CAPTURE_RATE_LIMIT
+    )
+    if wait is not None:
+        response = _error(429, "too many submissions from this address; try again shortly")
+        response["Retry-After"] = str(wait)
+        return _cors(response, origin)
+
+    is_form_post = request.content_type in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    )
+    if is_form_post:
+        rejected = CsrfViewMiddleware(_no_response).process_view(request, _csrf_protected, (), {})
+        if rejected is not None:
+            return rejected
+
+    try:
+        data = _read_data(request)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return _cors(_error(400, f"unreadable body: {exc}"), origin)
+    if len(request.body) > settings.CAPTURE_MAX_BODY_BYTES:
+        return _cors(_error(413, f"body over {settings.CAPTURE_MAX_BODY_BYTES} bytes"), origin)
+
+    if honeypot_filled(data):
+        return _cors(
+            _error(400, "rejected", {HONEYPOT_FIELD: "This field must be left empty."}), origin
+        )
+
+    clean, errors = submission_clean(spec, data)
+    if errors:
+        if is_form_post:
+            from leadline.capture.views import form_page
+
+            return form_page(request, slug, errors=errors, values=data, status=400)
+        return _cors(_error(400, "some fields need attention", errors), origin)
+
+    key = _idempotency_key(request, spec, data)
+    if len(key) > 200:
+        return _cors(_error(400, "Idempotency-Key: at most 200 characters"), origin)
+    meta = {
+        "ip": client_ip(request),
+        "user_agent": request.headers.get("User-Agent", "")[:500],
+        "origin": origin,
+        "channel": "form_post" if is_form_post else "json",
+    }
+    try:
+        with transaction.atomic():
+            submission = Submission.objects.create(
+                form_id=spec.id, idempotency_key=key, payload=clean, meta=meta
+            )
+            # The task row lives in the same database and the same transaction: the submission
+            # and the order to process it are stored together or not at all.
+            submission_process_task.enqueue(submission.pk)
+    except IntegrityError:
+        existing = (
+            Submission.objects.filter(form_id=spec.id, idempotency_key=key)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if existing is None:
+            raise
+        return _received(request, spec, existing, duplicate=True, origin=origin)
+    return _received(request, spec, submission.pk, duplicate=False, origin=origin)
+
+
+def new_idempotency_key() -> str:
+    return uuid.uuid4().hex

@@ -1,0 +1,169 @@
+"""Public pages around capture: the hosted form, the thank-you page, downloads and the embed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.cache import cache_control
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET
+
+from leadline.capture.ingest import form_submit, new_idempotency_key, thanks_submission_id
+from leadline.capture.models import PERSON_FIELDS, Form, Submission
+from leadline.capture.services import asset_download_record
+from leadline.capture.validation import HONEYPOT_FIELD, KEY_FIELD
+from leadline.core.ratelimit import client_ip
+
+
+def field_specs(form: Form) -> list[dict[str, Any]]:
+    """The form's fields with labels and types filled in from the known person fields."""
+    specs = []
+    for field in form.fields:
+        known = PERSON_FIELDS.get(field["name"], {})
+        specs.append(
+            {
+                "name": field["name"],
+                "label": field.get("label") or known.get("label") or field["name"],
+                "type": field.get("type") or known.get("type", "text"),
+                "required": bool(field.get("required")) or field["name"] == "email",
+                "options": field.get("options") or known.get("options") or [],
+                "help": field.get("help", ""),
+            }
+        )
+    return specs
+
+
+def form_schema(form: Form) -> dict[str, Any]:
+    return {
+        "slug": form.slug,
+        "title": form.title,
+        "intro": form.intro,
+        "fields": field_specs(form),
+        "contact_box": form.contact_box_label if form.contact_box else None,
+        "consent": {"text": form.consent_text, "required": form.consent_required}
+        if form.consent_text
+        else None,
+        "submit_label": form.submit_label,
+        "honeypot": HONEYPOT_FIELD,
+        "has_asset": form.asset_id is not None,
+        "thank_you": {"title": form.thank_you_title, "message": form.thank_you_message},
+    }
+
+
+@ensure_csrf_cookie
+def form_page(
+    request: HttpRequest,
+    slug: str,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    form = get_object_or_404(Form, slug=slug, is_active=True)
+    values = values or dict(request.GET.items())
+    context = {
+        "form": form,
+        "fields": [
+            {**spec, "value": values.get(spec["name"]) or "", "error": (errors or {}).get(spec["name"])}
+            for spec in field_specs(form)
+        ],
+        "errors": errors or {},
+        "values": values,
+        "key": values.get(KEY_FIELD) or new_idempotency_key(),
+        "key_field": KEY_FIELD,
+        "honeypot": HONEYPOT_FIELD,
+        "tracking": {
+            name: values.get(name, "")
+            for name in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+        },
+    }
+    return render(request, "capture/form.html", context, status=status)
+
+
+def form_endpoint(request: HttpRequest, slug: str) -> HttpResponse:
+    """GET: the hosted form. POST/OPTIONS: the capture hot path."""
+    if request.method == "GET":
+        return form_page(request, slug)
+    return form_submit(request, slug)
+
+
+form_endpoint.csrf_exempt = True  # type: ignore[attr-defined]
+
+
+@require_GET
+@cache_control(max_age=60, public=True)
+def form_schema_view(request: HttpRequest, slug: str) -> HttpResponse:
+    form = Form.objects.filter(slug=slug, is_active=True).first()
+    if form is None:
+        response = JsonResponse({"error": f"no active form {slug!r}"}, status=404)
+    else:
+        origin = request.headers.get("Origin", "")
+        if origin and not form.origin_allowed(origin):
+            return JsonResponse({"error": f"origin {origin} may not embed this form"}, status=403)
+        body = form_schema(form)
+        body["submit_url"] = request.build_absolute_uri(reverse("capture:form", args=[slug]))
+        response = JsonResponse(body)
+    response["Access-Control-Allow-Origin"] = request.headers.get("Origin", "*")
+    response["Vary"] = "Origin"
+    return response
+
+
+@require_GET
+def thanks(request: HttpRequest, slug: str, token: str) -> HttpResponse:
+    try:
+        submission_id = thanks_submission_id(token)
+    except signing.BadSignature as exc:
+        raise Http404("unknown submission") from exc
+    submission = get_object_or_404(Submission.objects.select_related("form"), pk=submission_id)
+    if submission.form.slug != slug:
+        raise Http404("unknown submission")
+    return render(
+        request,
+        "capture/thanks.html",
+        {"form": submission.form, "token": token},
+    )
+
+
+@require_GET
+def download(request: HttpRequest, token: str) -> HttpResponse:
+    """The gated asset, for a link that is signed and expires."""
+    try:
+        submission_id = int(
+            signing.loads(
+                token,
+                salt="leadline.capture.thanks",
+                max_age=settings.CAPTURE_DOWNLOAD_LINK_MAX_AGE,
+            )
+        )
+    except signing.SignatureExpired:
+        return render(request, "capture/expired.html", status=410)
+    except signing.BadSignature as exc:
+        raise Http404("unknown download") from exc
+    submission = get_object_or_404(
+        Submission.objects.select_related("form__asset"), pk=submission_id
+    )
+    asset = submission.form.asset
+    if asset is None:
+        raise Http404("this form has no download")
+    asset_download_record(submission_id=submission.pk, asset=asset, ip=client_ip(request))
+    filename = asset.file.name.rsplit("/", 1)[-1]
+    return FileResponse(asset.file.open("rb"), as_attachment=True, filename=filename)
+
+
+@require_GET
+@cache_control(max_age=300, public=True)
+def embed_js(request: HttpRequest) -> HttpResponse:
+    from django.contrib.staticfiles import finders
+
+    path = finders.find("capture/embed.js")
+    if not path:
+        raise Http404("embed.js missing")
+    with open(str(path), "rb") as handle:
+        response = HttpResponse(handle.read(), content_type="text/javascript; charset=utf-8")
+    response["Access-Control-Allow-Origin"] = "*"
+    return response

@@ -1,0 +1,187 @@
+"""The `leadline` command: the product's processes, plus every Django management command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+
+OURS = {
+    "demo": "start Leadline on its embedded default (SQLite) with demo data: web + worker",
+    "serve": "run the web server (gunicorn, several processes) for production",
+    "worker": "run the background worker (queued tasks and periodic sweeps)",
+    "demo-data": "generate deterministic demo data (--people N --seed S)",
+    "token": "create an API token for a user (--user NAME)",
+    "doctor": "check configuration, database, mail and background work",
+}
+DEMO_LOGINS = (
+    ("admin", "admin"),
+    ("maria", "marketing"),
+    ("sam", "sales manager"),
+    ("rita", "sales rep"),
+    ("otto", "outside caller"),
+)
+DEMO_PASSWORD = "demo"  # noqa: S105 - the demo's well-known password, printed on start
+
+
+def _django_setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadline.settings")
+    import django
+
+    django.setup()
+
+
+def _help() -> str:
+    lines = ["usage: leadline COMMAND [options]", "", "Leadline's commands:"]
+    lines += [f"  {name:<12} {text}" for name, text in OURS.items()]
+    lines += [
+        "",
+        "Django's management commands work too (leadline migrate, leadline createsuperuser, …);",
+        "`leadline django-help` lists them. `leadline COMMAND --help` explains one.",
+    ]
+    return "\n".join(lines)
+
+
+def serve(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="leadline serve", description=OURS["serve"])
+    parser.add_argument("--bind", default=os.environ.get("LEADLINE_BIND", "127.0.0.1:8000"))
+    parser.add_argument(
+        "--workers", type=int, default=int(os.environ.get("LEADLINE_WEB_WORKERS", "2"))
+    )
+    parser.add_argument(
+        "--threads", type=int, default=int(os.environ.get("LEADLINE_WEB_THREADS", "4"))
+    )
+    args = parser.parse_args(argv)
+    command = [
+        sys.executable, "-m", "gunicorn", "leadline.wsgi:application",
+        "--bind", args.bind,
+        "--workers", str(args.workers),
+        "--threads", str(args.threads),
+        "--worker-class", "gthread",
+        "--graceful-timeout", "5",
+        "--log-level", "warning",
+    ]  # fmt: skip
+    os.execv(sys.executable, command)
+    return 0  # pragma: no cover - execv does not return
+
+
+def _sweep_forever(interval: float) -> None:
+    """Periodic safety nets: submissions that were never processed are queued again."""
+    from django.db import close_old_connections
+
+    from leadline.capture.services import submissions_requeue_stale
+
+    while True:
+        try:
+            submissions_requeue_stale()
+        except Exception:  # a sweep must never kill the worker
+            import logging
+
+            logging.getLogger("leadline.worker").exception("sweep failed")
+        finally:
+            close_old_connections()
+        time.sleep(interval)
+
+
+def worker(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="leadline worker", description=OURS["worker"])
+    parser.add_argument("--interval", type=float, default=0.2, help="seconds between polls")
+    parser.add_argument("--batch", action="store_true", help="run what is queued, then exit")
+    args = parser.parse_args(argv)
+    _django_setup()
+    from django.core.management import call_command
+
+    if args.batch:
+        from leadline.capture.services import submissions_requeue_stale
+
+        submissions_requeue_stale()
+        call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0")
+        return 0
+    threading.Thread(target=_sweep_forever, args=(60.0,), daemon=True).start()
+    call_command("db_worker", "--interval", str(args.interval), "--no-startup-delay")
+    return 0
+
+
+def demo(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="leadline demo", description=OURS["demo"])
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--people", type=int, default=400, help="size of the demo data")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    _django_setup()
+    from django.core.management import call_command
+
+    from leadline.core.models import User
+
+    print("Preparing the database…", flush=True)
+    call_command("migrate", verbosity=0)
+    if not User.objects.exists():
+        call_command("demo_data", people=args.people, seed=args.seed)
+    else:
+        print("Reusing the demo data already in the data directory.", flush=True)
+
+    url = f"http://127.0.0.1:{args.port}/"
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "leadline.cli", "serve", "--bind", f"127.0.0.1:{args.port}"]
+        ),
+        subprocess.Popen([sys.executable, "-m", "leadline.cli", "worker"]),
+    ]
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    print(f"\nLeadline is running at {url}  (Ctrl-C stops it)\n", flush=True)
+    print(f"Demo logins (password “{DEMO_PASSWORD}”):", flush=True)
+    for username, role in DEMO_LOGINS:
+        print(f"  {username:<7} {role}", flush=True)
+    print(f"\nA public form to try: {url}f/cfo-guide/", flush=True)
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        print("A Leadline process stopped; shutting down.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping…", flush=True)
+        return 0
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        print(_help())
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command == "demo":
+        return demo(rest)
+    if command == "serve":
+        return serve(rest)
+    if command == "worker":
+        return worker(rest)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadline.settings")
+    from django.core.management import execute_from_command_line
+
+    if command == "django-help":
+        execute_from_command_line(["leadline", "help"])
+        return 0
+    execute_from_command_line(["leadline", command.replace("-", "_"), *rest])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""People, accounts and the users who work with them: data and invariants, no workflows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models.functions import Lower
+
+from leadline.core import clock
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    MARKETING = "marketing", "Marketing"
+    SALES_MANAGER = "sales_manager", "Sales manager"
+    SALES_REP = "sales_rep", "Sales rep"
+    OUTSIDE_CALLER = "outside_caller", "Outside caller"
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    manager = models.ForeignKey(
+        "core.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="managed_teams"
+    )
+    time_zone = models.CharField(max_length=64, default="UTC")
+    country = models.CharField(max_length=2, blank=True, help_text="ISO country for holidays")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.SALES_REP)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
+    )
+    time_zone = models.CharField(max_length=64, default="UTC")
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+
+class ApiToken(models.Model):
+    """A bearer token for the API. Only a hash is kept; the token is shown once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=120)
+    prefix = models.CharField(max_length=12, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=clock.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class Account(models.Model):
+    """A company, whose buying committee the people belong to."""
+
+    name = models.CharField(max_length=200)
+    industry = models.CharField(max_length=120, blank=True)
+    employees = models.PositiveIntegerField(null=True, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    website = models.URLField(blank=True)
+    description = models.TextField(blank=True)
+    culture_notes = models.TextField(
+        blank=True, help_text="How this company decides: politics, culture, who really signs."
+    )
+    created_at = models.DateTimeField(default=clock.now)
+    updated_at = models.DateTimeField(default=clock.now)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from"
+    )
+
+    class Meta:
+        indexes = [models.Index(Lower("name"), name="account_name_lower")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AccountDomain(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="domains")
+    domain = models.CharField(max_length=253, unique=True)
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    PHONE = "phone", "Phone"
+    VIDEO = "video", "Video call"
+    IN_PERSON = "in_person", "In person"
+    CHAT = "chat", "Chat / messaging"
+
+
+class Person(models.Model):
+    """A human being, described first in their own words, labels second."""
+
+    first_name = models.CharField(max_length=120, blank=True)
+    last_name = models.CharField(max_length=120, blank=True)
+    role_own_words = models.TextField(
+        blank=True, help_text='Their role as they describe it: "I run the finance systems team".'
+    )
+    title = models.CharField(max_length=200, blank=True, help_text="Normalised job title")
+    cares_about = models.TextField(blank=True, help_text="What they said hurts or matters to them")
+    personal_context = models.TextField(blank=True, help_text="Context they chose to share")
+    preferred_channel = models.CharField(max_length=20, choices=Channel.choices, blank=True)
+    preferred_hours = models.CharField(max_length=120, blank=True, help_text='e.g. "mornings"')
+    time_zone = models.CharField(max_length=64, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    created_at = models.DateTimeField(default=clock.now, db_index=True)
+    updated_at = models.DateTimeField(default=clock.now)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from"
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(Lower("last_name"), Lower("first_name"), name="person_name_lower"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or f"Person {self.pk}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class PersonEmail(models.Model):
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="emails")
+    email = models.CharField(max_length=254, unique=True, help_text="Normalised (lower case)")
+    is_primary = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=clock.now)
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class PersonPhone(models.Model):
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="phones")
+    e164 = models.CharField(max_length=20)
+    label = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["person", "e164"], name="person_phone_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.e164
+
+
+class Membership(models.Model):
+    """A person's place in a company, in the words they gave."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="memberships")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
+    title = models.CharField(max_length=200, blank=True)
+    role_in_company = models.TextField(blank=True)
+    is_current = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["person", "account"], name="membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} @ {self.account}"
+
+
+class TimelineEvent(models.Model):
+    """One thing that happened to a person or an account; the timeline is these, in time order."""
+
+    occurred_at = models.DateTimeField(default=clock.now)
+    recorded_at = models.DateTimeField(default=clock.now)
+    kind = models.CharField(max_length=60)
+    summary = models.TextField()
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.CASCADE, related_name="timeline"
+    )
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="timeline"
+    )
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL)
+    data: models.JSONField[Any] = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["person", "-occurred_at"], name="timeline_person"),
+            models.Index(fields=["account", "-occurred_at"], name="timeline_account"),
+        ]
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.kind}: {self.summary}"
+
+
+class AuditEntry(models.Model):
+    """Who changed what, for business actions that are not about one person (forms, users)."""
+
+    at = models.DateTimeField(default=clock.now, db_index=True)
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL)
+    action = models.CharField(max_length=80)
+    object_type = models.CharField(max_length=80)
+    object_id = models.CharField(max_length=64)
+    data: models.JSONField[Any] = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type}:{self.object_id}"

@@ -1,0 +1,42 @@
+"""Who may do what. Every view and API handler asks one of these before it acts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from leadline.core.models import Role
+
+STAFF_ROLES = frozenset({Role.ADMIN, Role.MARKETING, Role.SALES_MANAGER, Role.SALES_REP})
+FORM_EDITORS = frozenset({Role.ADMIN, Role.MARKETING})
+
+
+def _role(user: Any) -> str | None:
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    return str(user.role)
+
+
+def access_people(user: Any) -> bool:
+    """Browse, search and read people and accounts. Outside callers work only their call queue."""
+    return _role(user) in STAFF_ROLES
+
+
+def access_person_edit(user: Any) -> bool:
+    return _role(user) in STAFF_ROLES
+
+
+def access_merge(user: Any) -> bool:
+    return _role(user) in {Role.ADMIN, Role.MARKETING, Role.SALES_MANAGER}
+
+
+def access_forms(user: Any) -> bool:
+    """Create and change capture forms and gated assets."""
+    return _role(user) in FORM_EDITORS
+
+
+def access_submissions(user: Any) -> bool:
+    return _role(user) in FORM_EDITORS | {Role.SALES_MANAGER}
+
+
+def access_admin(user: Any) -> bool:
+    return _role(user) == Role.ADMIN

@@ -1,0 +1,45 @@
+"""A fixed-window rate limit per client address, for the public endpoints."""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+
+
+def client_ip(request: HttpRequest) -> str:
+    if settings.BEHIND_PROXY:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """ "20/60" → (20, 60): twenty in sixty seconds."""
+    count, _, seconds = rate.partition("/")
+    return int(count), int(seconds or 60)
+
+
+def rate_limited(*, scope: str, key: str, rate: str) -> int | None:
+    """Count one hit; return the seconds to wait when over the limit, else None."""
+    limit, window = parse_rate(rate)
+    if limit <= 0:
+        return None
+    now = int(time.time())
+    slot = now // window
+    cache_key = f"rl:{scope}:{key}:{slot}"
+    # add() sets only if absent, so the first hit of a window starts the count without a race.
+    if cache.add(cache_key, 1, timeout=window + 1):
+        hits = 1
+    else:
+        try:
+            hits = cache.incr(cache_key)
+        except ValueError:  # expired between add and incr
+            cache.set(cache_key, 1, timeout=window + 1)
+            hits = 1
+    if hits > limit:
+        return (slot + 1) * window - now
+    return None

@@ -1,0 +1,39 @@
+"""Reads on people, accounts and the timeline."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from leadline.core.models import Account, Person, TimelineEvent
+
+
+def people_search(*, query: str = "", account_id: int | None = None) -> QuerySet[Person]:
+    people = Person.objects.filter(merged_into__isnull=True)
+    if query:
+        words = query.split()
+        for word in words:
+            people = people.filter(
+                Q(first_name__icontains=word)
+                | Q(last_name__icontains=word)
+                | Q(emails__email__icontains=word)
+                | Q(role_own_words__icontains=word)
+                | Q(title__icontains=word)
+                | Q(memberships__account__name__icontains=word)
+            )
+        people = people.distinct()
+    if account_id is not None:
+        people = people.filter(memberships__account_id=account_id)
+    return people
+
+
+def person_timeline(*, person: Person, limit: int = 200) -> QuerySet[TimelineEvent]:
+    return TimelineEvent.objects.filter(person=person).select_related("actor")[:limit]
+
+
+def account_timeline(*, account: Account, limit: int = 200) -> QuerySet[TimelineEvent]:
+    people = Person.objects.filter(memberships__account=account)
+    return (
+        TimelineEvent.objects.filter(Q(account=account) | Q(person__in=people))
+        .select_related("actor", "person")
+        .distinct()[:limit]
+    )

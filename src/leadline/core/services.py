@@ -1,0 +1,185 @@
+"""Writes on people, accounts, users and the timeline. One business action per function."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from django.db import IntegrityError, models, transaction
+
+from leadline.core import clock
+from leadline.core.models import (
+    Account,
+    ApiToken,
+    AuditEntry,
+    Person,
+    TimelineEvent,
+    User,
+)
+
+
+def timeline_record(
+    *,
+    kind: str,
+    summary: str,
+    person: Person | None = None,
+    account: Account | None = None,
+    actor: User | None = None,
+    data: dict[str, Any] | None = None,
+    occurred_at: Any = None,
+) -> TimelineEvent:
+    return TimelineEvent.objects.create(
+        kind=kind,
+        summary=summary,
+        person=person,
+        account=account,
+        actor=actor,
+        data=data or {},
+        occurred_at=occurred_at or clock.now(),
+        recorded_at=clock.now(),
+    )
+
+
+def audit_record(
+    *,
+    actor: User | None,
+    action: str,
+    obj: models.Model,
+    data: dict[str, Any] | None = None,
+) -> AuditEntry:
+    return AuditEntry.objects.create(
+        actor=actor,
+        action=action,
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.pk),
+        data=data or {},
+    )
+
+
+def _token_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
+    """Make a token; the plain key is returned once and never stored."""
+    key = "ll_" + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user, name=name, prefix=key[:10], key_hash=_token_hash(key)
+        )
+        audit_record(actor=user, action="api_token.create", obj=token, data={"name": name})
+    return token, key
+
+
+def api_token_user(*, key: str) -> User | None:
+    """The active user a bearer key belongs to, or None."""
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=_token_hash(key), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        return None
+    now = clock.now()
+    # Touch at most once a minute: a write on every API call would serialise readers on SQLite.
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user
+
+
+def _repoint_related(*, loser: models.Model, survivor: models.Model) -> dict[str, int]:
+    """Move every row that points at `loser` to `survivor`, whatever app it belongs to.
+
+    Rows that would break a unique constraint (the survivor already has the same membership,
+    say) stay with the loser; the loser is kept, marked merged, so nothing is deleted.
+    """
+    moved: dict[str, int] = {}
+    for rel in loser._meta.related_objects:
+        if not (rel.one_to_many or rel.one_to_one) or rel.related_model is type(loser):
+            continue
+        field_name = rel.field.name
+        related_model: Any = rel.related_model
+        rows = related_model._default_manager.filter(**{field_name: loser})
+        count = 0
+        for row in rows:
+            try:
+                with transaction.atomic():
+                    related_model._default_manager.filter(pk=row.pk).update(
+                        **{field_name: survivor}
+                    )
+                count += 1
+            except IntegrityError:
+                continue
+        if count:
+            moved[related_model._meta.label_lower] = count
+    return moved
+
+
+def person_merge(*, survivor: Person, loser: Person, actor: User | None = None) -> Person:
+    """Fold `loser` into `survivor`: every event, email, request and membership of both is kept."""
+    if survivor.pk == loser.pk:
+        raise ValueError("cannot merge a person into themselves")
+    with transaction.atomic():
+        survivor = Person.objects.select_for_update().get(pk=survivor.pk)
+        loser = Person.objects.select_for_update().get(pk=loser.pk)
+        if loser.merged_into_id is not None:
+            raise ValueError(f"person {loser.pk} was already merged")
+        for field in (
+            "first_name",
+            "last_name",
+            "role_own_words",
+            "title",
+            "cares_about",
+            "personal_context",
+            "preferred_channel",
+            "preferred_hours",
+            "time_zone",
+            "country",
+        ):
+            if not getattr(survivor, field) and getattr(loser, field):
+                setattr(survivor, field, getattr(loser, field))
+        survivor.updated_at = clock.now()
+        survivor.save()
+        moved = _repoint_related(loser=loser, survivor=survivor)
+        loser.merged_into = survivor
+        loser.save(update_fields=["merged_into"])
+        timeline_record(
+            kind="person.merged",
+            summary=f"Merged {loser} (#{loser.pk}) into this record",
+            person=survivor,
+            actor=actor,
+            data={"loser_id": loser.pk, "moved": moved},
+        )
+    return survivor
+
+
+def account_merge(*, survivor: Account, loser: Account, actor: User | None = None) -> Account:
+    """Fold `loser` into `survivor`, keeping every domain, membership and event of both."""
+    if survivor.pk == loser.pk:
+        raise ValueError("cannot merge an account into itself")
+    with transaction.atomic():
+        survivor = Account.objects.select_for_update().get(pk=survivor.pk)
+        loser = Account.objects.select_for_update().get(pk=loser.pk)
+        if loser.merged_into_id is not None:
+            raise ValueError(f"account {loser.pk} was already merged")
+        for field in ("industry", "employees", "country", "website", "description"):
+            if not getattr(survivor, field) and getattr(loser, field):
+                setattr(survivor, field, getattr(loser, field))
+        if loser.culture_notes:
+            survivor.culture_notes = "\n\n".join(
+                n for n in (survivor.culture_notes, loser.culture_notes) if n
+            )
+        survivor.updated_at = clock.now()
+        survivor.save()
+        moved = _repoint_related(loser=loser, survivor=survivor)
+        loser.merged_into = survivor
+        loser.save(update_fields=["merged_into"])
+        timeline_record(
+            kind="account.merged",
+            summary=f"Merged {loser.name} (#{loser.pk}) into this account",
+            account=survivor,
+            actor=actor,
+            data={"loser_id": loser.pk, "moved": moved},
+        )
+    return survivor

@@ -1,0 +1,219 @@
+"""Django settings, read from LEADLINE_* environment variables.
+
+Every knob a deployer needs is an environment variable; nothing secret lives in the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+import dj_database_url
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+DATA_DIR = Path(os.environ.get("LEADLINE_DATA_DIR", ".leadline")).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    """The key from the environment, else one generated once and kept in the data dir."""
+    from_env = os.environ.get("LEADLINE_SECRET_KEY")
+    if from_env:
+        return from_env
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        # O_EXCL: two processes starting together must not write two different keys.
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(50))
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = _env_bool("LEADLINE_DEBUG")
+ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("LEADLINE_ALLOWED_HOSTS", "*").split(",") if h.strip()
+]
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in os.environ.get("LEADLINE_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
+# The public base URL, used in embed snippets and links in mail. Empty: taken from the request.
+PUBLIC_URL = os.environ.get("LEADLINE_PUBLIC_URL", "").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
+    "ninja",
+    "leadline.core",
+    "leadline.capture",
+    "leadline.web",
+    "leadline.api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "leadline.urls"
+WSGI_APPLICATION = "leadline.wsgi.application"
+AUTH_USER_MODEL = "core.User"
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database() -> dict[str, Any]:
+    url = os.environ.get("LEADLINE_DATABASE_URL") or f"sqlite:///{DATA_DIR / 'leadline.sqlite3'}"
+    config: dict[str, Any] = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["CONN_MAX_AGE"] = 0
+        # WAL lets readers and one writer work at once; IMMEDIATE takes the write lock at BEGIN,
+        # so concurrent writers queue on busy_timeout instead of failing with "database is locked".
+        config["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+            ),
+        }
+        config["TEST"] = {"NAME": os.environ.get("LEADLINE_TEST_SQLITE_NAME") or None}
+    return config
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+def _cache() -> dict[str, Any]:
+    url = os.environ.get("LEADLINE_CACHE_URL", "")
+    if url.startswith(("redis://", "rediss://")):
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "leadline"}
+
+
+CACHES = {"default": _cache()}
+
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("LEADLINE_TASK_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
+
+
+def _email() -> dict[str, Any]:
+    """LEADLINE_EMAIL_URL: smtp://user:pass@host:port?tls=1 | console: | memory:"""
+    url = os.environ.get("LEADLINE_EMAIL_URL", "console:")
+    parsed = urlparse(url)
+    if parsed.scheme == "console":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if parsed.scheme == "memory":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
+    if parsed.scheme not in {"smtp", "smtps"}:
+        raise ValueError(f"LEADLINE_EMAIL_URL: unsupported scheme {parsed.scheme!r}")
+    query = parse_qs(parsed.query)
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": parsed.hostname or "localhost",
+        "EMAIL_PORT": parsed.port or (465 if parsed.scheme == "smtps" else 25),
+        "EMAIL_HOST_USER": unquote(parsed.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parsed.password or ""),
+        "EMAIL_USE_SSL": parsed.scheme == "smtps",
+        "EMAIL_USE_TLS": query.get("tls", ["0"])[0] in {"1", "true"},
+        "EMAIL_TIMEOUT": 10,
+    }
+
+
+globals().update(_email())
+DEFAULT_FROM_EMAIL = os.environ.get("LEADLINE_FROM_EMAIL", "Leadline <leadline@localhost>")
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+WHITENOISE_USE_FINDERS = True
+MEDIA_ROOT = Path(os.environ.get("LEADLINE_MEDIA_DIR", str(DATA_DIR / "media")))
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+X_FRAME_OPTIONS = "DENY"
+if _env_bool("LEADLINE_HTTPS"):
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Public capture endpoints.
+CAPTURE_MAX_BODY_BYTES = _env_int("LEADLINE_CAPTURE_MAX_BODY_BYTES", 64 * 1024)
+# "N/S": at most N submissions per client address in S seconds, per process (shared across
+# processes when LEADLINE_CACHE_URL points at Redis).
+CAPTURE_RATE_LIMIT = os.environ.get("LEADLINE_CAPTURE_RATE_LIMIT", "20/60")
+CAPTURE_DOWNLOAD_LINK_MAX_AGE = _env_int("LEADLINE_DOWNLOAD_LINK_MAX_AGE", 7 * 24 * 3600)
+# Trust X-Forwarded-For only behind a proxy that sets it.
+BEHIND_PROXY = _env_bool("LEADLINE_BEHIND_PROXY")
+DATA_UPLOAD_MAX_MEMORY_SIZE = 25 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# A bare insert-one-row view for bench/capture.py to compare against; never on by default.
+BENCH_ENDPOINTS = _env_bool("LEADLINE_BENCH_ENDPOINTS")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LEADLINE_LOG_LEVEL", "WARNING")},
+    "loggers": {"leadline": {"level": os.environ.get("LEADLINE_LOG_LEVEL", "INFO")}},
+}

@@ -1,0 +1,43 @@
+"""One URL map for the whole product."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import include, path
+from django.views.decorators.csrf import csrf_exempt
+
+from leadline.api.urls import api
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"ok": True})
+
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("", include("leadline.capture.urls")),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+    path("", include("leadline.web.urls")),
+]
+
+if settings.BENCH_ENDPOINTS:
+
+    @csrf_exempt
+    def bench_bare_insert(request: HttpRequest) -> HttpResponse:
+        """The floor for bench/capture.py: read the body, insert one row, answer."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS bench_bare (id INTEGER PRIMARY KEY, body TEXT)"
+                if connection.vendor == "sqlite"
+                else "CREATE TABLE IF NOT EXISTS bench_bare (id SERIAL PRIMARY KEY, body TEXT)"
+            )
+            cursor.execute(
+                "INSERT INTO bench_bare (body) VALUES (%s)", [request.body.decode()]
+            )
+        return JsonResponse({"ok": True}, status=201)
+
+    urlpatterns.insert(0, path("bench/bare/", bench_bare_insert))
