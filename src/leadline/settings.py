@@ -111,7 +111,9 @@ TEMPLATES = [
 
 def _database() -> dict[str, Any]:
     url = os.environ.get("LEADLINE_DATABASE_URL") or f"sqlite:///{DATA_DIR / 'leadline.sqlite3'}"
-    config: dict[str, Any] = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    config: dict[str, Any] = dict(
+        dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    )
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["CONN_MAX_AGE"] = 0
         # WAL lets readers and one writer work at once; IMMEDIATE takes the write lock at BEGIN,

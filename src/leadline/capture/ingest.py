@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
@@ -47,8 +48,13 @@ def form_spec(slug: str) -> FormSpec | None:
         form = (
             Form.objects.filter(slug=slug, is_active=True)
             .values(
-                "id", "fields", "contact_box", "consent_text", "consent_required",
-                "allowed_origins", "asset_id",
+                "id",
+                "fields",
+                "contact_box",
+                "consent_text",
+                "consent_required",
+                "allowed_origins",
+                "asset_id",
             )
             .first()
         )
@@ -92,7 +98,7 @@ def _cors(response: HttpResponse, origin: str) -> HttpResponse:
 
 
 def _wants_html(request: HttpRequest) -> bool:
-    return not request.content_type.startswith("application/json")
+    return not (request.content_type or "").startswith("application/json")
 
 
 def _read_data(request: HttpRequest) -> dict[str, Any]:
@@ -165,13 +171,16 @@ def form_submit(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method != "POST":
         return _error(405, "POST a submission")
 
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
-    if length > settings.CAPTURE_MAX_BODY_BYTES:
-        return _cors(_error(413, f"body over {settings.CAPTURE_MAX_BODY_BYTES} bytes"), origin)
+    limit = settings.CAPTURE_MAX_BODY_BYTES
+    try:
+        # Read the body once, here: a request without Content-Length is measured after reading.
+        too_big = int(request.META.get("CONTENT_LENGTH") or 0) > limit or len(request.body) > limit
+    except RequestDataTooBig:
+        too_big = True
+    if too_big:
+        return _cors(_error(413, f"body over {limit} bytes"), origin)
 
-    wait = rate_limited(
-        scope="capture", key=client_ip(request), rate=settings.CAPTURE_RATE_LIMIT
-    )
+    wait = rate_limited(scope="capture", key=client_ip(request), rate=settings.CAPTURE_RATE_LIMIT)
     if wait is not None:
         response = _error(429, "too many submissions from this address; try again shortly")
         response["Retry-After"] = str(wait)
@@ -190,8 +199,6 @@ def form_submit(request: HttpRequest, slug: str) -> HttpResponse:
         data = _read_data(request)
     except (ValueError, UnicodeDecodeError) as exc:
         return _cors(_error(400, f"unreadable body: {exc}"), origin)
-    if len(request.body) > settings.CAPTURE_MAX_BODY_BYTES:
-        return _cors(_error(413, f"body over {settings.CAPTURE_MAX_BODY_BYTES} bytes"), origin)
 
     if honeypot_filled(data):
         return _cors(

@@ -84,12 +84,12 @@ def account_for_person(*, email: str, company: str) -> Account | None:
             return AccountDomain.objects.select_related("account").get(domain=domain).account
         return account
     if company:
-        account = (
+        by_name = (
             Account.objects.filter(name__iexact=company, merged_into__isnull=True)
             .order_by("pk")
             .first()
         )
-        return account or Account.objects.create(name=company)
+        return by_name or Account.objects.create(name=company)
     return None
 
 
@@ -307,9 +307,7 @@ def asset_download_record(*, submission_id: int, asset: Asset, ip: str | None) -
     return download
 
 
-def form_save(
-    *, form: Form, actor: User | None, created: bool
-) -> Form:
+def form_save(*, form: Form, actor: User | None, created: bool) -> Form:
     """Save a form a marketer built, with an audit row. Validation happens in the caller's form."""
     from leadline.capture.ingest import form_spec_forget
 
@@ -319,8 +317,6 @@ def form_save(
             form.created_by = actor
         form.full_clean()
         form.save()
-        audit_record(
-            actor=actor, action="form.create" if created else "form.update", obj=form
-        )
+        audit_record(actor=actor, action="form.create" if created else "form.update", obj=form)
         transaction.on_commit(lambda: form_spec_forget(form.slug))
     return form

@@ -62,9 +62,7 @@ def _as_bool(value: Any) -> bool:
     return isinstance(value, str | int) and str(value).strip().lower() in TRUE_VALUES
 
 
-def submission_clean(
-    spec: FormSpec, data: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, str]]:
+def submission_clean(spec: FormSpec, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """Return (clean payload, errors by field name). Unknown keys are dropped."""
     clean: dict[str, Any] = {}
     errors: dict[str, str] = {}

@@ -7,13 +7,19 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
-from leadline.capture.ingest import form_submit, new_idempotency_key, thanks_submission_id
+from leadline.capture.ingest import (
+    THANKS_SALT,
+    form_submit,
+    new_idempotency_key,
+    thanks_submission_id,
+)
 from leadline.capture.models import PERSON_FIELDS, Form, Submission
 from leadline.capture.services import asset_download_record
 from leadline.capture.validation import HONEYPOT_FIELD, KEY_FIELD
@@ -69,7 +75,11 @@ def form_page(
     context = {
         "form": form,
         "fields": [
-            {**spec, "value": values.get(spec["name"]) or "", "error": (errors or {}).get(spec["name"])}
+            {
+                **spec,
+                "value": values.get(spec["name"]) or "",
+                "error": (errors or {}).get(spec["name"]),
+            }
             for spec in field_specs(form)
         ],
         "errors": errors or {},
@@ -130,13 +140,13 @@ def thanks(request: HttpRequest, slug: str, token: str) -> HttpResponse:
 
 
 @require_GET
-def download(request: HttpRequest, token: str) -> HttpResponse:
+def download(request: HttpRequest, token: str) -> HttpResponseBase:
     """The gated asset, for a link that is signed and expires."""
     try:
         submission_id = int(
             signing.loads(
                 token,
-                salt="leadline.capture.thanks",
+                salt=THANKS_SALT,
                 max_age=settings.CAPTURE_DOWNLOAD_LINK_MAX_AGE,
             )
         )
@@ -151,7 +161,7 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
     if asset is None:
         raise Http404("this form has no download")
     asset_download_record(submission_id=submission.pk, asset=asset, ip=client_ip(request))
-    filename = asset.file.name.rsplit("/", 1)[-1]
+    filename = (asset.file.name or "download").rsplit("/", 1)[-1]
     return FileResponse(asset.file.open("rb"), as_attachment=True, filename=filename)
 
 

@@ -6,92 +6,162 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('capture', '0001_initial'),
-        ('core', '0001_initial'),
+        ("capture", "0001_initial"),
+        ("core", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='assetdownload',
-            name='person',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='core.person'),
+            model_name="assetdownload",
+            name="person",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                to="core.person",
+            ),
         ),
         migrations.AddField(
-            model_name='consent',
-            name='person',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='consents', to='core.person'),
+            model_name="consent",
+            name="person",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="consents",
+                to="core.person",
+            ),
         ),
         migrations.AddField(
-            model_name='form',
-            name='asset',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='capture.asset'),
+            model_name="form",
+            name="asset",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                to="capture.asset",
+            ),
         ),
         migrations.AddField(
-            model_name='form',
-            name='created_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL),
+            model_name="form",
+            name="created_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='consent',
-            name='form',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='capture.form'),
+            model_name="consent",
+            name="form",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                to="capture.form",
+            ),
         ),
         migrations.AddField(
-            model_name='request',
-            name='account',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='requests', to='core.account'),
+            model_name="request",
+            name="account",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="requests",
+                to="core.account",
+            ),
         ),
         migrations.AddField(
-            model_name='request',
-            name='asset',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='capture.asset'),
+            model_name="request",
+            name="asset",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                to="capture.asset",
+            ),
         ),
         migrations.AddField(
-            model_name='request',
-            name='form',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='capture.form'),
+            model_name="request",
+            name="form",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                to="capture.form",
+            ),
         ),
         migrations.AddField(
-            model_name='request',
-            name='person',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='requests', to='core.person'),
+            model_name="request",
+            name="person",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="requests",
+                to="core.person",
+            ),
         ),
         migrations.AddField(
-            model_name='submission',
-            name='form',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='submissions', to='capture.form'),
+            model_name="submission",
+            name="form",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="submissions",
+                to="capture.form",
+            ),
         ),
         migrations.AddField(
-            model_name='submission',
-            name='person',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='submissions', to='core.person'),
+            model_name="submission",
+            name="person",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="submissions",
+                to="core.person",
+            ),
         ),
         migrations.AddField(
-            model_name='request',
-            name='submission',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='request', to='capture.submission'),
+            model_name="request",
+            name="submission",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="request",
+                to="capture.submission",
+            ),
         ),
         migrations.AddField(
-            model_name='consent',
-            name='submission',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='capture.submission'),
+            model_name="consent",
+            name="submission",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                to="capture.submission",
+            ),
         ),
         migrations.AddField(
-            model_name='assetdownload',
-            name='submission',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='downloads', to='capture.submission'),
+            model_name="assetdownload",
+            name="submission",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="downloads",
+                to="capture.submission",
+            ),
         ),
         migrations.AddIndex(
-            model_name='submission',
-            index=models.Index(fields=['status', 'received_at'], name='submission_status'),
+            model_name="submission",
+            index=models.Index(fields=["status", "received_at"], name="submission_status"),
         ),
         migrations.AddConstraint(
-            model_name='submission',
-            constraint=models.UniqueConstraint(fields=('form', 'idempotency_key'), name='submission_idempotency'),
+            model_name="submission",
+            constraint=models.UniqueConstraint(
+                fields=("form", "idempotency_key"), name="submission_idempotency"
+            ),
         ),
     ]

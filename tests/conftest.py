@@ -1,0 +1,65 @@
+"""Shared fixtures. Tests run against SQLite by default, PostgreSQL with LEADLINE_DATABASE_URL."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.test import Client
+
+from leadline.core.models import Role, User
+from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def _isolated(settings: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
+    """Each test: its own media dir, an empty cache (rate limits, form specs)."""
+    settings.MEDIA_ROOT = tmp_path / "media"  # type: ignore[attr-defined]
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def run_worker() -> object:
+    """Run the real database task worker until the queue is empty (what `leadline worker` does)."""
+
+    def run() -> None:
+        call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
+
+    return run
+
+
+def _login(client: Client, user: User) -> Client:
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def marketer(db: None) -> User:
+    return factories.user(role=Role.MARKETING, username="maria")
+
+
+@pytest.fixture
+def marketing_client(client: Client, marketer: User) -> Client:
+    return _login(client, marketer)
+
+
+@pytest.fixture
+def role_client(db: None) -> object:
+    """role_client("sales_rep") → a logged-in test client for a fresh user with that role."""
+
+    def make(role: str) -> Client:
+        return _login(Client(), factories.user(role=role))
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def shared_tmp() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="leadline-tests-") as path:
+        yield Path(path)

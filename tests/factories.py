@@ -1,0 +1,102 @@
+"""The one factory module: small functions that make valid rows with sensible defaults.
+
+Add new factories here (append; keep each one short). Every argument is keyword-only.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from django.core.files.base import ContentFile
+
+from leadline.capture.models import Asset, Form, RequestKind
+from leadline.core.models import Account, AccountDomain, Person, PersonEmail, Role, Team, User
+
+_seq = itertools.count(1)
+PASSWORD = "correct-horse-battery"
+MINIMAL_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+def user(*, role: str = Role.SALES_REP, username: str | None = None, **extra: Any) -> User:
+    name = username or f"user{next(_seq)}"
+    return User.objects.create_user(
+        username=name, password=PASSWORD, role=role, email=f"{name}@seller.example", **extra
+    )
+
+
+def team(*, name: str | None = None, manager: User | None = None) -> Team:
+    return Team.objects.create(name=name or f"Team {next(_seq)}", manager=manager)
+
+
+def account(*, name: str | None = None, domain: str | None = None, **extra: Any) -> Account:
+    n = next(_seq)
+    acc = Account.objects.create(name=name or f"Company {n}", **extra)
+    AccountDomain.objects.create(account=acc, domain=domain or f"company{n}.example")
+    return acc
+
+
+def person(*, email: str | None = None, **extra: Any) -> Person:
+    n = next(_seq)
+    extra.setdefault("first_name", f"Pat{n}")
+    extra.setdefault("last_name", "Example")
+    p = Person.objects.create(**extra)
+    PersonEmail.objects.create(
+        person=p, email=email or f"pat{n}@company{n}.example", is_primary=True
+    )
+    return p
+
+
+def asset(*, title: str = "The CFO's guide to closing faster") -> Asset:
+    a = Asset(title=title)
+    a.file.save("cfo-guide.pdf", ContentFile(MINIMAL_PDF), save=True)
+    return a
+
+
+def form(
+    *,
+    slug: str | None = None,
+    fields: list[dict[str, Any]] | None = None,
+    with_asset: bool = True,
+    **extra: Any,
+) -> Form:
+    extra.setdefault("consent_text", "Send me the occasional useful email")
+    return Form.objects.create(
+        slug=slug or f"form-{next(_seq)}",
+        name="White paper",
+        title="Get the CFO's guide",
+        fields=fields
+        or [
+            {"name": "email", "required": True},
+            {"name": "first_name", "required": True},
+            {"name": "last_name"},
+            {"name": "company"},
+            {"name": "role_own_words"},
+            {"name": "phone"},
+            {"name": "message"},
+        ],
+        request_kind=RequestKind.DOWNLOAD,
+        asset=asset() if with_asset else None,
+        campaign="Q4 finance push",
+        **extra,
+    )
+
+
+def submission_data(**overrides: Any) -> dict[str, Any]:
+    n = next(_seq)
+    data: dict[str, Any] = {
+        "email": f"ann{n}@acme-widgets.example",
+        "first_name": "Ann",
+        "last_name": "Lee",
+        "company": "Acme Widgets",
+        "role_own_words": "I run the finance systems team",
+        "contact_me": True,
+        "consent": True,
+    }
+    data.update(overrides)
+    return data
