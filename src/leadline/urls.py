@@ -35,9 +35,7 @@ if settings.BENCH_ENDPOINTS:
                 if connection.vendor == "sqlite"
                 else "CREATE TABLE IF NOT EXISTS bench_bare (id SERIAL PRIMARY KEY, body TEXT)"
             )
-            cursor.execute(
-                "INSERT INTO bench_bare (body) VALUES (%s)", [request.body.decode()]
-            )
+            cursor.execute("INSERT INTO bench_bare (body) VALUES (%s)", [request.body.decode()])
         return JsonResponse({"ok": True}, status=201)
 
     urlpatterns.insert(0, path("bench/bare/", bench_bare_insert))
