@@ -161,6 +161,66 @@ def demo(argv: Sequence[str]) -> int:
                 child.kill()
 
 
+def doctor(argv: Sequence[str]) -> int:
+    """Check what a deployer can get wrong; exit 1 when anything needs attention."""
+    argparse.ArgumentParser(prog="leadline doctor", description=OURS["doctor"]).parse_args(argv)
+    _django_setup()
+    from django.conf import settings
+    from django.core.mail import get_connection
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from leadline.capture.models import Submission, SubmissionStatus
+
+    problems = 0
+
+    def report(ok: bool, text: str) -> None:
+        nonlocal problems
+        problems += not ok
+        print(f"  {'ok ' if ok else 'FIX'}  {text}")
+
+    print("Leadline doctor")
+    database = settings.DATABASES["default"]
+    try:
+        connection.ensure_connection()
+        report(True, f"database reachable ({database['ENGINE'].rsplit('.', 1)[-1]})")
+    except Exception as exc:
+        report(False, f"database unreachable: {exc}")
+        return 1
+    executor = MigrationExecutor(connection)
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    report(
+        not pending,
+        f"{len(pending)} migrations to apply (leadline migrate)"
+        if pending
+        else "database schema up to date",
+    )
+    if os.environ.get("LEADLINE_SECRET_KEY"):
+        print("  --   secret key from LEADLINE_SECRET_KEY")
+    else:
+        print(f"  --   secret key kept in {settings.DATA_DIR / 'secret_key'}")
+    backend = settings.EMAIL_BACKEND.rsplit(".", 2)[-2]
+    if backend == "smtp":
+        try:
+            mail = get_connection()
+            mail.open()
+            mail.close()
+            report(True, f"SMTP server {settings.EMAIL_HOST}:{settings.EMAIL_PORT} answers")
+        except Exception as exc:
+            report(False, f"SMTP server {settings.EMAIL_HOST}:{settings.EMAIL_PORT}: {exc}")
+    else:
+        print(f"  --   mail goes to the {backend} backend (set LEADLINE_EMAIL_URL to send it)")
+    if not pending:
+        stuck = Submission.objects.exclude(status=SubmissionStatus.PROCESSED).count()
+        report(
+            stuck == 0,
+            f"{stuck} submissions waiting or failed (is `leadline worker` running?)"
+            if stuck
+            else "every submission processed",
+        )
+    return 1 if problems else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in {"-h", "--help", "help"}:
@@ -173,6 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(rest)
     if command == "worker":
         return worker(rest)
+    if command == "doctor":
+        return doctor(rest)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadline.settings")
     from django.core.management import execute_from_command_line
 
