@@ -222,24 +222,36 @@ def form_submit(request: HttpRequest, slug: str) -> HttpResponse:
         "origin": origin,
         "channel": "form_post" if is_form_post else "json",
     }
+    submission_id, duplicate = submission_store(
+        form_id=spec.id, idempotency_key=key, payload=clean, meta=meta
+    )
+    return _received(request, spec, submission_id, duplicate=duplicate, origin=origin)
+
+
+def submission_store(
+    *, form_id: int, idempotency_key: str, payload: dict[str, Any], meta: dict[str, Any]
+) -> tuple[int, bool]:
+    """Store a checked submission and the order to process it. Returns (id, was it a duplicate).
+
+    The task row lives in the same database and the same transaction: the submission and the
+    order to process it are stored together or not at all.
+    """
     try:
         with transaction.atomic():
             submission = Submission.objects.create(
-                form_id=spec.id, idempotency_key=key, payload=clean, meta=meta
+                form_id=form_id, idempotency_key=idempotency_key, payload=payload, meta=meta
             )
-            # The task row lives in the same database and the same transaction: the submission
-            # and the order to process it are stored together or not at all.
             submission_process_task.enqueue(submission.pk)
     except IntegrityError:
         existing = (
-            Submission.objects.filter(form_id=spec.id, idempotency_key=key)
+            Submission.objects.filter(form_id=form_id, idempotency_key=idempotency_key)
             .values_list("pk", flat=True)
             .first()
         )
         if existing is None:
             raise
-        return _received(request, spec, existing, duplicate=True, origin=origin)
-    return _received(request, spec, submission.pk, duplicate=False, origin=origin)
+        return existing, True
+    return submission.pk, False
 
 
 def new_idempotency_key() -> str:
