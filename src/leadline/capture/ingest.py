@@ -163,13 +163,13 @@ def form_submit(request: HttpRequest, slug: str) -> HttpResponse:
     origin = request.headers.get("Origin", "")
     spec = form_spec(slug)
     if spec is None:
-        return _error(404, f"no active form {slug!r}")
+        return _cors(_error(404, f"no active form {slug!r}"), origin)
     if origin and not spec.origin_allowed(origin):
         return _error(403, f"origin {origin} may not post to this form")
     if request.method == "OPTIONS":
         return _cors(HttpResponse(status=204), origin)
     if request.method != "POST":
-        return _error(405, "POST a submission")
+        return _cors(_error(405, "POST a submission"), origin)
 
     limit = settings.CAPTURE_MAX_BODY_BYTES
     try:
