@@ -1,9 +1,35 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from leadline.web import views
+
 app_name = "web"
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", views.home, name="home"),
+    path("people/", views.people, name="people"),
+    path("people/<int:pk>/", views.person_detail, name="person"),
+    path("accounts/", views.accounts, name="accounts"),
+    path("accounts/<int:pk>/", views.account_detail, name="account"),
+    path("people/<int:pk>/merge/", views.merge_search, {"kind": "person"}, name="person_merge"),
+    path(
+        "people/<int:pk>/merge/<int:other>/",
+        views.merge_confirm,
+        {"kind": "person"},
+        name="person_merge_confirm",
+    ),
+    path("accounts/<int:pk>/merge/", views.merge_search, {"kind": "account"}, name="account_merge"),
+    path(
+        "accounts/<int:pk>/merge/<int:other>/",
+        views.merge_confirm,
+        {"kind": "account"},
+        name="account_merge_confirm",
+    ),
+    path("forms/", views.forms_list, name="forms"),
+    path("forms/new/", views.form_new, name="form_new"),
+    path("forms/field-row/", views.form_field_row, name="form_field_row"),
+    path("forms/<int:pk>/", views.form_detail, name="form"),
+    path("forms/<int:pk>/edit/", views.form_edit, name="form_edit"),
 ]

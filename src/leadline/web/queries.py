@@ -1,0 +1,134 @@
+"""Reads that only the pages need: list annotations, filters and merge previews."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import models
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+
+from leadline.capture.models import Form, Request, Submission
+from leadline.core import clock, selectors
+from leadline.core.models import Account, Membership, Person
+
+
+@dataclass(frozen=True)
+class PeopleFilters:
+    query: str = ""
+    kind: str = ""
+    wants_contact: bool = False
+    days: int | None = None
+    account_id: int | None = None
+
+
+def people_list(filters: PeopleFilters) -> QuerySet[Person]:
+    """People matching the search and filters, newest first, with company and latest request."""
+    people = selectors.people_search(query=filters.query, account_id=filters.account_id)
+    requests = Request.objects.all()
+    if filters.kind:
+        requests = requests.filter(kind=filters.kind)
+    if filters.wants_contact:
+        requests = requests.filter(wants_contact=True)
+    if filters.kind or filters.wants_contact:
+        # One request must match every request filter, so they filter the same rows together.
+        people = people.filter(pk__in=requests.values("person_id"))
+    if filters.days:
+        people = people.filter(created_at__gte=clock.now() - dt.timedelta(days=filters.days))
+    latest = Request.objects.filter(person=OuterRef("pk")).order_by("-created_at", "-pk")
+    company = (
+        Membership.objects.filter(person=OuterRef("pk"))
+        .order_by("-is_current", "-created_at")
+        .values("account__name")[:1]
+    )
+    return (
+        people.annotate(
+            company=Subquery(company),
+            latest_request_kind=Subquery(latest.values("kind")[:1]),
+            latest_request_at=Subquery(latest.values("created_at")[:1]),
+        )
+        .prefetch_related("emails")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def accounts_list(query: str = "") -> QuerySet[Account]:
+    accounts = Account.objects.filter(merged_into__isnull=True)
+    for word in query.split():
+        accounts = accounts.filter(Q(name__icontains=word) | Q(domains__domain__icontains=word))
+    return (
+        accounts.annotate(
+            people_count=Count(
+                "memberships",
+                filter=Q(memberships__person__merged_into__isnull=True),
+                distinct=True,
+            ),
+        )
+        .prefetch_related("domains")
+        .order_by(models.functions.Lower("name"), "pk")
+    )
+
+
+def people_merge_candidates(*, survivor: Person, query: str) -> list[Person]:
+    """Whom the merge tool offers: an id (#12 or 12), else a search by email or name."""
+    query = query.strip()
+    if not query:
+        return []
+    candidates = Person.objects.filter(merged_into__isnull=True).exclude(pk=survivor.pk)
+    number = query.lstrip("#")
+    if number.isdigit():
+        return list(candidates.filter(pk=int(number)))
+    found = selectors.people_search(query=query).exclude(pk=survivor.pk)
+    return list(found.prefetch_related("emails").order_by("-created_at")[:10])
+
+
+def account_merge_candidates(*, survivor: Account, query: str) -> list[Account]:
+    """Which companies the merge tool offers: an id (#12 or 12), else a name or domain search."""
+    query = query.strip()
+    if not query:
+        return []
+    number = query.lstrip("#")
+    if number.isdigit():
+        return list(
+            Account.objects.filter(pk=int(number), merged_into__isnull=True).exclude(pk=survivor.pk)
+        )
+    return list(accounts_list(query).exclude(pk=survivor.pk)[:10])
+
+
+@dataclass(frozen=True)
+class MergeLine:
+    what: str
+    count: int
+
+
+def merge_preview(record: models.Model) -> list[MergeLine]:
+    """What a merge would move off `record`: every kind of row that points at it, counted.
+
+    Walks the same relations as `core.services._repoint_related`, so the preview names rows of
+    every app, including ones added after this page was written.
+    """
+    lines = []
+    for rel in record._meta.related_objects:
+        if not (rel.one_to_many or rel.one_to_one) or rel.related_model is type(record):
+            continue
+        related: type[models.Model] = rel.related_model
+        count = related._default_manager.filter(**{rel.field.name: record}).count()
+        if count:
+            meta = related._meta
+            what = meta.verbose_name if count == 1 else meta.verbose_name_plural
+            lines.append(MergeLine(what=str(what), count=count))
+    return sorted(lines, key=lambda line: line.what)
+
+
+def forms_list() -> QuerySet[Form]:
+    return Form.objects.annotate(submissions_count=Count("submissions")).order_by(
+        "-is_active", models.functions.Lower("name")
+    )
+
+
+def form_recent_submissions(form: Form, limit: int = 25) -> QuerySet[Submission]:
+    return (
+        Submission.objects.filter(form=form)
+        .select_related("person")
+        .order_by("-received_at", "-pk")[:limit]
+    )
