@@ -63,3 +63,7 @@ def role_client(db: None) -> object:
 def shared_tmp() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="leadline-tests-") as path:
         yield Path(path)
+
+
+# The real product as subprocesses (`live_leadline`), for tests marked `server`.
+pytest_plugins = ["tests.server"]
