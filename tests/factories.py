@@ -100,3 +100,31 @@ def submission_data(**overrides: Any) -> dict[str, Any]:
     }
     data.update(overrides)
     return data
+
+
+def api_key(*, user: User, name: str = "tests") -> str:
+    """A working bearer key for `user` (only its hash is stored)."""
+    from leadline.core.services import api_token_create
+
+    return api_token_create(user=user, name=name)[1]
+
+
+def membership(*, person: Person, account: Account, **extra: Any) -> Any:
+    from leadline.core.models import Membership
+
+    return Membership.objects.create(person=person, account=account, **extra)
+
+
+def submission(*, form: Form, payload: dict[str, Any] | None = None, **extra: Any) -> Any:
+    from leadline.capture.models import Submission
+
+    extra.setdefault("idempotency_key", f"key-{next(_seq)}")
+    return Submission.objects.create(form=form, payload=payload or submission_data(), **extra)
+
+
+def person_request(*, person: Person, **extra: Any) -> Any:
+    """A Request (what a person asked for); `request` would read like an HTTP request."""
+    from leadline.capture.models import Request
+
+    extra.setdefault("kind", RequestKind.DOWNLOAD)
+    return Request.objects.create(person=person, **extra)

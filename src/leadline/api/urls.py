@@ -1,3 +1,41 @@
-from ninja import NinjaAPI
+"""The /api/v1 map: one router per domain, bearer-token or session auth on every operation."""
 
-api = NinjaAPI(title="Leadline API", version="1", urls_namespace="api")
+from ninja import NinjaAPI, Swagger
+
+from leadline.api import accounts, auth, capture, people
+
+DESCRIPTION = """
+Leadline's JSON API.
+
+**Authentication.** Send `Authorization: Bearer <key>`; make a key with
+`leadline token --user NAME` (it is printed once). A logged-in browser session works too
+(that is how these docs call the API); it must send the CSRF token on unsafe methods.
+No credentials: 401. A role that may not do something: 403, naming the missing permission.
+
+**Errors.** Bad input answers 422 with `{"detail": [{"loc": [...], "msg": ...}]}`; the last
+element of `loc` names the field. Unknown ids answer 404 `{"detail": ...}`.
+
+**Lists** take `limit` (1-500, default 50) and `offset`, and answer
+`{"items": [...], "count": <total>}`.
+
+**Capturing a submission**: `POST /api/v1/forms/{slug}/submissions` with the form's fields
+as JSON (and an optional `Idempotency-Key` header) runs the same checks and the same
+store-first path as the hosted form, the embed snippet and the public `POST /f/<slug>/`.
+"""
+
+api = NinjaAPI(
+    title="Leadline API",
+    version="1",
+    description=DESCRIPTION,
+    urls_namespace="api",
+    auth=[auth.BearerToken(), auth.BrowserSession()],
+    # The docs page loads Swagger UI from our own static files ("ninja" is an installed app);
+    # the validator badge would call validator.swagger.io, so it is off.
+    docs=Swagger(settings={"validatorUrl": None, "persistAuthorization": True}),
+)
+auth.install(api)
+api.add_router("/people", people.router)
+api.add_router("/accounts", accounts.router)
+api.add_router("/requests", capture.requests_router)
+api.add_router("/submissions", capture.submissions_router)
+api.add_router("/forms", capture.forms_router)

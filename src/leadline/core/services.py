@@ -183,3 +183,49 @@ def account_merge(*, survivor: Account, loser: Account, actor: User | None = Non
             data={"loser_id": loser.pk, "moved": moved},
         )
     return survivor
+
+
+def person_update(*, person: Person, changes: dict[str, Any], actor: User | None) -> Person:
+    """Change what we know about a person by hand; their timeline says who changed what."""
+    editable = {
+        "first_name",
+        "last_name",
+        "role_own_words",
+        "title",
+        "cares_about",
+        "personal_context",
+        "preferred_channel",
+        "preferred_hours",
+        "time_zone",
+        "country",
+    }
+    if unknown := set(changes) - editable:
+        raise ValueError(f"cannot change {', '.join(sorted(unknown))} this way")
+    with transaction.atomic():
+        person = Person.objects.select_for_update().get(pk=person.pk)
+        if person.merged_into_id is not None:
+            raise ValueError(
+                f"person {person.pk} was merged into {person.merged_into_id}; change that record"
+            )
+        before = {name: getattr(person, name) for name in changes}
+        changed = {name: value for name, value in changes.items() if before[name] != value}
+        if not changed:
+            return person
+        for name, value in changed.items():
+            setattr(person, name, value)
+        # Only what changes is checked: older rows (imports) must not block a correction.
+        person.full_clean(
+            exclude=[f.name for f in Person._meta.concrete_fields if f.name not in changed],
+            validate_unique=False,
+        )
+        person.updated_at = clock.now()
+        person.save(update_fields=[*changed, "updated_at"])
+        labels = [str(getattr(Person._meta.get_field(n), "verbose_name", n)) for n in changed]
+        timeline_record(
+            kind="person.updated",
+            summary=f"Changed {', '.join(labels)}",
+            person=person,
+            actor=actor,
+            data={"changes": {n: {"from": before[n], "to": v} for n, v in changed.items()}},
+        )
+    return person

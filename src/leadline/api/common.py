@@ -1,0 +1,98 @@
+"""Pieces every resource shares: paging, partial updates, field errors, timeline rows."""
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
+from ninja import Field, Schema
+from ninja.errors import ValidationError
+from ninja.pagination import LimitOffsetPagination
+from pydantic import ConfigDict, ValidationInfo, field_validator
+
+from leadline.core.models import TimelineEvent
+
+# Body parameters are all called `payload`, so field errors point at ["body", "payload", name]
+# exactly as ninja's own validation errors do, and a client reads one shape of error.
+BODY = ("body", "payload")
+MAX_PAGE = 500
+# The timeline selectors take a limit; a page can reach this far back.
+TIMELINE_DEPTH = 10_000
+
+
+class Paging(LimitOffsetPagination):
+    """`limit` (1-500, default 50) and `offset`; the answer is {"items": [...], "count": total}."""
+
+    class Input(Schema):
+        limit: int = Field(50, ge=1, le=MAX_PAGE, description="How many items (1-500)")
+        offset: int = Field(0, ge=0, description="How many items to skip")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_limit=MAX_PAGE, **kwargs)
+
+
+def field_errors(
+    exc: DjangoValidationError, *, rename: Mapping[str, str] | None = None
+) -> ValidationError:
+    """A model's ValidationError as ninja's 422 body: one entry per field, named by `loc`."""
+    rename = rename or {}
+    problems = exc.message_dict if hasattr(exc, "error_dict") else {NON_FIELD_ERRORS: exc.messages}
+    errors: list[dict[str, Any]] = []
+    for name, messages in problems.items():
+        loc = [*BODY] if name == NON_FIELD_ERRORS else [*BODY, rename.get(name, name)]
+        errors.extend({"type": "invalid", "loc": loc, "msg": message} for message in messages)
+    return ValidationError(errors)
+
+
+def field_error(name: str, message: str) -> ValidationError:
+    return ValidationError([{"type": "invalid", "loc": [*BODY, name], "msg": message}])
+
+
+def max_length(model: type[models.Model], name: str) -> int | None:
+    """The model's own limit, so the API rejects what the database would."""
+    return getattr(model._meta.get_field(name), "max_length", None)
+
+
+class Strict(Schema):
+    """Input that names a field we do not know is refused (422), not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Patch(Strict):
+    """A partial update: only the fields sent are changed, and `null` clears nothing."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*")
+    @classmethod
+    def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.nullable:
+            raise ValueError("may not be null; send an empty string to clear it")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class MergeIn(Strict):
+    loser_id: int = Field(
+        description="The duplicate record to fold into this one; it is kept, marked merged"
+    )
+
+
+class TimelineEventOut(Schema):
+    id: int
+    occurred_at: dt.datetime
+    kind: str
+    summary: str
+    person_id: int | None
+    account_id: int | None
+    actor: str | None = Field(None, description="Username of the user who did it, if a user did")
+    data: dict[str, Any]
+
+    @staticmethod
+    def resolve_actor(obj: TimelineEvent) -> str | None:
+        return obj.actor.username if obj.actor is not None else None

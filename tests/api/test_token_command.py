@@ -1,0 +1,56 @@
+"""`leadline token`: a key for scripts."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from leadline import cli
+from leadline.core.models import ApiToken, Role
+from tests import factories
+
+
+@pytest.mark.django_db
+def test_prints_only_a_key_that_works() -> None:
+    factories.user(role=Role.MARKETING, username="maria")
+    out = io.StringIO()
+
+    call_command("token", user="maria", name="zapier", stdout=out)
+
+    key = out.getvalue().strip()
+    assert "\n" not in key
+    assert key.startswith("ll_")
+    token = ApiToken.objects.get(user__username="maria")
+    assert token.name == "zapier"
+    assert key not in token.key_hash
+    response = Client(headers={"Authorization": f"Bearer {key}"}).get("/api/v1/people")
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_unknown_user_is_a_clear_error() -> None:
+    with pytest.raises(CommandError, match="no user named 'nobody'"):
+        call_command("token", user="nobody")
+    assert not ApiToken.objects.exists()
+
+
+@pytest.mark.django_db
+def test_through_the_leadline_command_an_unknown_user_exits_non_zero(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["token", "--user", "nobody"])
+
+    assert exited.value.code != 0
+    assert "no user named 'nobody'" in capsys.readouterr().err
+
+
+@pytest.mark.django_db
+def test_a_deactivated_user_gets_no_token() -> None:
+    factories.user(username="gone", is_active=False)
+
+    with pytest.raises(CommandError, match="deactivated"):
+        call_command("token", user="gone")
