@@ -415,3 +415,22 @@ def test_account_merge_through_the_ui(role_client: RoleClient, ann: Person) -> N
     html = _html(client.get(reverse("web:account", args=[account.pk])))
     assert "Old CRM note" in html
     assert "acme.example" in html
+
+
+def test_times_are_the_viewers_and_their_time_now_is_theirs(client: Client) -> None:
+    noon_utc = dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.UTC)
+    viewer = factories.user(role=Role.SALES_REP, time_zone="Europe/Berlin")
+    client.force_login(viewer)
+    with clock.frozen_at(noon_utc):
+        kenji = factories.person(first_name="Kenji", time_zone="Asia/Tokyo")
+        timeline_record(kind="note.added", summary="Called Kenji", person=kenji)
+        html = _html(client.get(reverse("web:person", args=[kenji.pk])))
+    assert "21:00, Thursday" in html  # Tokyo, UTC+9
+    assert "15 Jan 2026, 13:00" in html  # the event, in Berlin time (UTC+1)
+
+
+def test_an_unknown_time_zone_does_not_break_the_page(marketing_client: Client) -> None:
+    person = factories.person(time_zone="Mars/Olympus_Mons")
+    response = marketing_client.get(reverse("web:person", args=[person.pk]))
+    assert response.status_code == 200
+    assert "Time zone unknown" in _html(response)

@@ -111,6 +111,8 @@ class FormSettingsForm(forms.ModelForm[Form]):
             "is_active": "Active (accepting submissions)",
         }
         help_texts = {
+            "name": "Only your team sees this.",
+            "contact_box": "",
             "slug": "Letters, numbers, hyphens. The hosted page lives at /f/<slug>/.",
             "asset": "Delivered after the visitor submits.",
             "consent_text": "Shown beside a consent box. Empty: no consent box.",

@@ -322,7 +322,7 @@ def form_detail(request: HttpRequest, pk: int) -> HttpResponse:
     form = get_object_or_404(Form.objects.select_related("asset", "created_by"), pk=pk)
     base = _public_base(request)
     hosted_url = base + reverse("capture:form", args=[form.slug])
-    payload = json.dumps(_example_payload(form), ensure_ascii=False).replace("'", "'\\''")
+    payload = json.dumps(_example_payload(form), ensure_ascii=False, indent=2).replace("'", "'\\''")
     curl = (
         f"curl -X POST {hosted_url} \\\n"
         "  -H 'Content-Type: application/json' \\\n"
