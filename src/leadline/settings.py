@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "leadline.capture",
     "leadline.web",
     "leadline.api",
+    "leadline.demo",
 ]
 
 MIDDLEWARE = [

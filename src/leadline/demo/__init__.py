@@ -1,0 +1,1 @@
+"""Believable, deterministic demo data: `leadline demo-data --people N --seed S`."""

@@ -1,0 +1,309 @@
+"""The demo data: believable, made through the real capture path, and the same for the same seed."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import models
+from django.test import Client
+
+from leadline.capture.models import (
+    Asset,
+    AssetDownload,
+    Consent,
+    Form,
+    Request,
+    Submission,
+    SubmissionStatus,
+)
+from leadline.cli import DEMO_LOGINS, DEMO_PASSWORD
+from leadline.core.freemail import is_free_mail
+from leadline.core.models import (
+    Account,
+    AccountDomain,
+    AuditEntry,
+    Membership,
+    Person,
+    PersonEmail,
+    PersonPhone,
+    Team,
+    TimelineEvent,
+    User,
+)
+from leadline.demo import banks
+from leadline.demo.generator import demo_plan
+from leadline.demo.pdf import TITLE, white_paper_pdf
+from tests import factories
+
+UNTIL = "2025-06-01"
+UNTIL_AT = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing(settings: Any) -> None:
+    # The demo hashes its password once per run; PBKDF2 would make up most of these tests' time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def demo(**options: Any) -> str:
+    out = StringIO()
+    options.setdefault("until", UNTIL)
+    call_command("demo_data", stdout=out, stderr=StringIO(), **options)
+    return out.getvalue()
+
+
+def test_small_demo_makes_logins_forms_people_requests_and_history(db: None) -> None:
+    output = demo(people=30, seed=3)
+
+    assert "30 people" in output
+    assert re.search(r"\d+ people/s", output)
+    for username, role in DEMO_LOGINS:
+        user = User.objects.get(username=username)
+        assert user.get_role_display().lower() == role
+        assert Client().login(username=username, password=DEMO_PASSWORD), username
+    admin = User.objects.get(username="admin")
+    assert admin.is_staff and admin.is_superuser
+    assert Team.objects.get(name="Inside Sales EMEA").manager == User.objects.get(username="sam")
+    assert User.objects.filter(role="sales_rep").count() >= 6
+
+    guide = Form.objects.get(slug="cfo-guide")
+    assert guide.contact_box and guide.consent_text and guide.campaign == "Q4 finance push"
+    assert guide.asset is not None
+    assert guide.asset.file.read().startswith(b"%PDF-")
+    assert Form.objects.get(slug="demo-request").request_kind == "demo"
+    assert Form.objects.get(slug="pricing").request_kind == "pricing"
+    assert Form.objects.get(slug="webinar-close-faster").request_kind == "event"
+
+    people = Person.objects.all()
+    assert people.count() == 30
+    assert all(p.role_own_words and p.time_zone and p.country for p in people)
+    assert len({p.role_own_words for p in people}) > 5
+    assert Account.objects.count() >= 5
+
+    assert Submission.objects.exclude(status=SubmissionStatus.PROCESSED).count() == 0
+    requests = Request.objects.all()
+    assert requests.count() == Submission.objects.count() >= 30
+    assert all(r.created_at < UNTIL_AT for r in requests)
+    assert {r.kind for r in requests} >= {"download", "demo"}
+    views = TimelineEvent.objects.filter(kind="page.viewed")
+    assert views.count() > 30
+    view = views.first()
+    assert view is not None and view.summary.startswith("Viewed /")
+    assert view.data["url"].startswith(banks.SITE)
+    latest = TimelineEvent.objects.order_by("-occurred_at").first()
+    assert latest is not None and latest.occurred_at < UNTIL_AT
+    # Times are the simulated ones, not the moment the test ran.
+    newest = Person.objects.order_by("-created_at").first()
+    assert newest is not None and newest.created_at < UNTIL_AT
+
+
+# Every stored row, without auto ids: foreign keys become the row they point at, by name.
+NATURAL: dict[type[models.Model], str] = {
+    User: "username",
+    Team: "name",
+    Account: "name",
+    Form: "slug",
+    Asset: "title",
+    Submission: "idempotency_key",
+}
+MODELS: tuple[type[models.Model], ...] = (
+    User,
+    Team,
+    Account,
+    AccountDomain,
+    Person,
+    PersonEmail,
+    PersonPhone,
+    Membership,
+    Form,
+    Asset,
+    Submission,
+    Request,
+    Consent,
+    TimelineEvent,
+    AuditEntry,
+)
+
+
+def _naturals() -> dict[Any, dict[Any, Any]]:
+    found: dict[Any, dict[Any, Any]] = {
+        model: dict(model._default_manager.values_list("pk", name))
+        for model, name in NATURAL.items()
+    }
+    found[Person] = {}
+    for person_id, email in PersonEmail.objects.order_by("email").values_list("person", "email"):
+        found[Person].setdefault(person_id, []).append(email)
+    return found
+
+
+def _value(field: models.Field[Any, Any], value: Any) -> Any:
+    if isinstance(value, dict):  # JSON: ids of other rows differ from run to run
+        return json.dumps({k: v for k, v in value.items() if not k.endswith("_id")}, sort_keys=True)
+    return str(value)
+
+
+def snapshot() -> dict[str, list[str]]:
+    tables: dict[str, list[str]] = {}
+    naturals = _naturals()
+    for model in MODELS:
+        rows = []
+        for row in model._default_manager.all():
+            values = []
+            for field in model._meta.concrete_fields:
+                if field.primary_key or field.name == "object_id":
+                    continue
+                if field.is_relation:
+                    pk = getattr(row, field.attname)
+                    values.append(repr(pk and naturals[field.related_model][pk]))
+                else:
+                    values.append(_value(field, getattr(row, field.attname)))
+            rows.append("|".join(values))
+        tables[model.__name__] = sorted(rows)
+    return tables
+
+
+def wipe() -> None:
+    for model in (
+        TimelineEvent,
+        AuditEntry,
+        Consent,
+        AssetDownload,
+        Request,
+        Submission,
+        Form,
+        Asset,
+        Person,
+        Account,
+        User,
+        Team,
+    ):
+        model._default_manager.all().delete()
+
+
+def test_same_seed_makes_the_same_data_and_another_seed_does_not(db: None) -> None:
+    demo(people=25, seed=7)
+    first = snapshot()
+    wipe()
+    demo(people=25, seed=7)
+    second = snapshot()
+    wipe()
+    demo(people=25, seed=8)
+    other = snapshot()
+
+    assert len(first["Person"]) == 25 and len(first["TimelineEvent"]) > 50
+    assert first == second
+    assert first["Person"] != other["Person"]
+    assert first["PersonEmail"] != other["PersonEmail"]
+    # The selling team and the forms are the product's, not random.
+    assert first["User"] == other["User"]
+    assert first["Form"] == other["Form"]
+
+
+def _plan_digest(people: int, seed: int) -> str:
+    plan = demo_plan(people=people, seed=seed, until=dt.date(2025, 6, 1))
+    text = json.dumps(dataclasses.asdict(plan), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_plan_does_not_depend_on_the_process_hash_seed() -> None:
+    code = (
+        "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'leadline.settings');"
+        "django.setup(); from tests.demo.test_generator import _plan_digest;"
+        "print(_plan_digest(40, 5))"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == _plan_digest(40, 5)
+    assert _plan_digest(40, 6) != _plan_digest(40, 5)
+
+
+def test_plan_looks_like_real_inbound_traffic() -> None:
+    plan = demo_plan(people=300, seed=11, until=dt.date(2025, 6, 1))
+    start = UNTIL_AT - dt.timedelta(days=300)
+    submissions = [s for p in plan.people for s in p.submissions]
+
+    assert len(plan.companies) == 50
+    assert any(c.culture_notes for c in plan.companies)
+    assert len({p.email for p in plan.people}) == 300
+    assert all(start < s.received_at < s.processed_at < UNTIL_AT for s in submissions)
+    assert all(v[0] < UNTIL_AT for p in plan.people for v in p.page_views)
+    returning = sum(len(p.submissions) > 1 for p in plan.people)
+    assert 30 < returning < 120
+    free = sum(is_free_mail(p.email.rpartition("@")[2]) for p in plan.people)
+    assert 30 < free < 120
+    boxed = [s for s in submissions if s.form != "demo-request"]
+    ticked = sum("contact_me" in s.data for s in boxed) / len(boxed)
+    assert 0.25 < ticked < 0.45
+    assert {s.data.get("utm_source") for s in submissions} >= {
+        "google",
+        "linkedin",
+        "newsletter",
+        "partner",
+        None,
+    }
+    for person in plan.people:
+        zone, country = person.note.changes["time_zone"], person.note.changes["country"]
+        assert zone in banks.COUNTRIES[country][1]
+        assert [s.received_at for s in person.submissions] == sorted(
+            s.received_at for s in person.submissions
+        )
+
+
+def test_populated_database_refuses_without_append(db: None) -> None:
+    factories.person(email="someone@already-here.example")
+    with pytest.raises(CommandError, match="--append"):
+        demo(people=5)
+    assert Person.objects.count() == 1
+
+
+def test_append_adds_new_people_and_reuses_users_and_forms(db: None) -> None:
+    demo(people=10, seed=1)
+    users, forms = User.objects.count(), Form.objects.count()
+    demo(people=6, seed=1, append=True)
+    assert Person.objects.count() == 16
+    assert (User.objects.count(), Form.objects.count()) == (users, forms)
+    assert Asset.objects.count() == 1
+
+
+def test_zero_people_makes_the_team_and_forms_only(db: None) -> None:
+    output = StringIO()
+    call_command("demo_data", people=0, stdout=output)
+    assert "0 people" in output.getvalue()
+    assert Person.objects.count() == 0 and Account.objects.count() == 0
+    assert User.objects.filter(username__in=[u for u, _ in DEMO_LOGINS]).count() == 5
+    assert Form.objects.count() == 4
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"people": -1}, "--people"), ({"until": "next tuesday"}, "--until")],
+)
+def test_bad_options_say_which(db: None, options: dict[str, Any], message: str) -> None:
+    with pytest.raises(CommandError, match=message):
+        demo(**options)
+
+
+def test_white_paper_is_a_well_formed_pdf() -> None:
+    pdf = white_paper_pdf()
+    assert pdf.startswith(b"%PDF-1.4") and pdf.rstrip().endswith(b"%%EOF")
+    assert TITLE.encode() in pdf
+    start = int(pdf.rsplit(b"startxref", 1)[1].split()[0])
+    assert pdf[start:].startswith(b"xref")
+    entries = pdf[start:].split(b"\n")[3:]
+    offsets = [int(e.split()[0]) for e in entries if e.endswith(b" n ")]
+    assert len(offsets) == 9
+    for number, offset in enumerate(offsets, start=1):
+        assert pdf[offset:].startswith(b"%d 0 obj" % number)
