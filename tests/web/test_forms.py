@@ -166,7 +166,7 @@ def test_builder_picks_an_existing_asset(marketing_client: Client) -> None:
     [
         (
             _rows([{"name": "email"}, {"name": "email"}]),
-            "“email” appears twice",
+            "Field 2 name: “email” appears twice",
         ),
         (_rows([{"name": "first_name"}]), "every form asks for an email address"),
         ({"slug": "no spaces please"}, "Slug: Enter a valid “slug”"),

@@ -240,8 +240,9 @@ class BaseFieldRowFormSet(forms.BaseFormSet):  # type: ignore[type-arg]
             if not name:
                 continue
             if name in seen:
+                # A row error is enough: the formset is invalid while any row is.
                 row.add_error("name", f"“{name}” appears twice; each field name must be unique.")
-                raise forms.ValidationError(f"Fields: “{name}” appears twice.")
+                continue
             seen[name] = row
         if not seen:
             raise forms.ValidationError("Fields: add at least one field.")

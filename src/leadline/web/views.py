@@ -378,7 +378,7 @@ def _error_summary(settings_form: FormSettingsForm, rows: Any) -> list[dict[str,
             for error in errors:
                 summary.append(
                     {
-                        "label": f"Field {number} {str(field.label).lower()}",
+                        "label": f"Field {number} {name}",
                         "message": str(error),
                         "anchor": field.auto_id,
                     }
