@@ -73,12 +73,15 @@ def test_small_demo_makes_logins_forms_people_requests_and_history(db: None) -> 
         assert user.get_role_display().lower() == role
         assert Client().login(username=username, password=DEMO_PASSWORD), username
     admin = User.objects.get(username="admin")
-    assert admin.is_staff and admin.is_superuser
+    assert admin.is_staff
+    assert admin.is_superuser
     assert Team.objects.get(name="Inside Sales EMEA").manager == User.objects.get(username="sam")
     assert User.objects.filter(role="sales_rep").count() >= 6
 
     guide = Form.objects.get(slug="cfo-guide")
-    assert guide.contact_box and guide.consent_text and guide.campaign == "Q4 finance push"
+    assert guide.contact_box
+    assert guide.consent_text
+    assert guide.campaign == "Q4 finance push"
     assert guide.asset is not None
     assert guide.asset.file.read().startswith(b"%PDF-")
     assert Form.objects.get(slug="demo-request").request_kind == "demo"
@@ -99,13 +102,16 @@ def test_small_demo_makes_logins_forms_people_requests_and_history(db: None) -> 
     views = TimelineEvent.objects.filter(kind="page.viewed")
     assert views.count() > 30
     view = views.first()
-    assert view is not None and view.summary.startswith("Viewed /")
+    assert view is not None
+    assert view.summary.startswith("Viewed /")
     assert view.data["url"].startswith(banks.SITE)
     latest = TimelineEvent.objects.order_by("-occurred_at").first()
-    assert latest is not None and latest.occurred_at < UNTIL_AT
+    assert latest is not None
+    assert latest.occurred_at < UNTIL_AT
     # Times are the simulated ones, not the moment the test ran.
     newest = Person.objects.order_by("-created_at").first()
-    assert newest is not None and newest.created_at < UNTIL_AT
+    assert newest is not None
+    assert newest.created_at < UNTIL_AT
 
 
 # Every stored row, without auto ids: foreign keys become the row they point at, by name.
@@ -201,7 +207,8 @@ def test_same_seed_makes_the_same_data_and_another_seed_does_not(db: None) -> No
     demo(people=25, seed=8)
     other = snapshot()
 
-    assert len(first["Person"]) == 25 and len(first["TimelineEvent"]) > 50
+    assert len(first["Person"]) == 25
+    assert len(first["TimelineEvent"]) > 50
     assert first == second
     assert first["Person"] != other["Person"]
     assert first["PersonEmail"] != other["PersonEmail"]
@@ -282,7 +289,8 @@ def test_zero_people_makes_the_team_and_forms_only(db: None) -> None:
     output = StringIO()
     call_command("demo_data", people=0, stdout=output)
     assert "0 people" in output.getvalue()
-    assert Person.objects.count() == 0 and Account.objects.count() == 0
+    assert Person.objects.count() == 0
+    assert Account.objects.count() == 0
     assert User.objects.filter(username__in=[u for u, _ in DEMO_LOGINS]).count() == 5
     assert Form.objects.count() == 4
 
@@ -298,7 +306,8 @@ def test_bad_options_say_which(db: None, options: dict[str, Any], message: str) 
 
 def test_white_paper_is_a_well_formed_pdf() -> None:
     pdf = white_paper_pdf()
-    assert pdf.startswith(b"%PDF-1.4") and pdf.rstrip().endswith(b"%%EOF")
+    assert pdf.startswith(b"%PDF-1.4")
+    assert pdf.rstrip().endswith(b"%%EOF")
     assert TITLE.encode() in pdf
     start = int(pdf.rsplit(b"startxref", 1)[1].split()[0])
     assert pdf[start:].startswith(b"xref")
