@@ -112,7 +112,7 @@ def account_get(request: HttpRequest, account_id: int) -> Account:
 )
 @paginate(Paging)
 def account_timeline_list(request: HttpRequest, account_id: int) -> Any:
-    """Events about the account and about everyone in it, newest first."""
+    """Events about the account and about everyone in it, newest first (the latest 10,000)."""
     require(request, access_people)
     return account_timeline(account=_account(account_id), limit=TIMELINE_DEPTH)
 

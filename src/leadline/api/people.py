@@ -288,7 +288,7 @@ def person_patch(request: HttpRequest, person_id: int, payload: PersonPatch) -> 
 )
 @paginate(Paging)
 def person_timeline_list(request: HttpRequest, person_id: int) -> Any:
-    """Everything that happened with this person, newest first."""
+    """Everything that happened with this person, newest first (the latest 10,000)."""
     require(request, access_people)
     return person_timeline(person=_person(person_id), limit=TIMELINE_DEPTH)
 
