@@ -85,9 +85,11 @@ class LiveLeadline:
     """A running Leadline: its URL, environment and data directory, and a way to run its CLI."""
 
     url: str
-    env: dict[str, str]
+    env: dict[str, str] = dataclasses.field(repr=False)
     data_dir: Path
-    processes: dict[str, subprocess.Popen[bytes]] = dataclasses.field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = dataclasses.field(
+        default_factory=dict, repr=False
+    )
     postgres_database: str | None = None
     _owns_data_dir: bool = False
 
@@ -161,33 +163,6 @@ def server_env(
     return env
 
 
-# Until `leadline demo-data` lands: the part of the demo the server tests rely on.
-# TODO: remove once `leadline demo-data` exists on main.
-_DEMO_FALLBACK = """
-from django.core.files.base import ContentFile
-from leadline.capture.models import Asset, Form
-from leadline.core.models import User
-for name, role in [("admin", "admin"), ("maria", "marketing"), ("sam", "sales_manager"),
-                   ("rita", "sales_rep"), ("otto", "outside_caller")]:
-    User.objects.create_user(username=name, password="demo", role=role)
-asset = Asset(title="The CFO's guide to closing faster")
-asset.file.save("cfo-guide.pdf", ContentFile(b"%PDF-1.4\\n%%EOF\\n"), save=True)
-Form.objects.create(
-    slug="cfo-guide", name="CFO guide", title="Get the CFO's guide", asset=asset,
-    contact_box=True, consent_text="Send me the occasional useful email",
-    fields=[{"name": "email", "required": True}, {"name": "first_name", "required": True},
-            {"name": "last_name"}, {"name": "company"}, {"name": "role_own_words"}],
-)
-"""
-
-
-def _demo_data_load(server: LiveLeadline, *, people: int, seed: int) -> None:
-    if server.run("demo-data", "--help", check=False).returncode != 0:
-        server.run("shell", "-c", _DEMO_FALLBACK)
-        return
-    server.run("demo-data", "--people", str(people), "--seed", str(seed))
-
-
 def _wait_healthy(server: LiveLeadline, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     last_error = "no answer yet"
@@ -258,7 +233,7 @@ def server_start(
     )
     try:
         server.run("migrate", "--no-input", "-v", "0")
-        _demo_data_load(server, people=people, seed=seed)
+        server.run("demo-data", "--people", str(people), "--seed", str(seed))
         _spawn(
             server, "serve", ["serve", "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers)]
         )

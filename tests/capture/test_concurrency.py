@@ -118,6 +118,16 @@ def test_200_concurrent_submissions_all_land(
         "accounts": 1,
         "errors": [],
     }
+    # And a marketer finds any one of them through the API.
+    token = live_leadline.api_token("maria")
+    found = httpx.get(
+        f"{live_leadline.url}api/v1/people",
+        params={"q": f"buyer137@{domain}"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert found.status_code == 200, found.text
+    assert [p["email"] for p in found.json()["items"]] == [f"buyer137@{domain}"]
 
 
 def test_one_submission_posted_20_times_at_once_is_stored_once(
