@@ -105,6 +105,10 @@ def test_small_demo_makes_logins_forms_people_requests_and_history(db: None) -> 
     assert view is not None
     assert view.summary.startswith("Viewed /")
     assert view.data["url"].startswith(banks.SITE)
+    downloads = AssetDownload.objects.all()
+    assert downloads.exists()
+    assert all(d.person is not None and d.downloaded_at < UNTIL_AT for d in downloads)
+    assert TimelineEvent.objects.filter(kind="asset.downloaded").count() == downloads.count()
     latest = TimelineEvent.objects.order_by("-occurred_at").first()
     assert latest is not None
     assert latest.occurred_at < UNTIL_AT
@@ -137,6 +141,7 @@ MODELS: tuple[type[models.Model], ...] = (
     Submission,
     Request,
     Consent,
+    AssetDownload,
     TimelineEvent,
     AuditEntry,
 )
@@ -251,6 +256,7 @@ def test_plan_looks_like_real_inbound_traffic() -> None:
     assert 30 < returning < 120
     free = sum(is_free_mail(p.email.rpartition("@")[2]) for p in plan.people)
     assert 30 < free < 120
+    assert all((s.downloaded_at is not None) <= (s.form == "cfo-guide") for s in submissions)
     boxed = [s for s in submissions if s.form != "demo-request"]
     ticked = sum("contact_me" in s.data for s in boxed) / len(boxed)
     assert 0.25 < ticked < 0.45

@@ -31,7 +31,7 @@ from faker import Faker
 
 from leadline.capture.ingest import form_spec, form_spec_forget
 from leadline.capture.models import PERSON_FIELDS, Asset, Form, Request, RequestKind, Submission
-from leadline.capture.services import form_save, submission_process
+from leadline.capture.services import asset_download_record, form_save, submission_process
 from leadline.capture.validation import FormSpec, submission_clean
 from leadline.cli import DEMO_LOGINS, DEMO_PASSWORD
 from leadline.core import clock
@@ -242,6 +242,7 @@ class SubmissionPlan:
     data: dict[str, Any]  # what the browser posted
     idempotency_key: str
     meta: dict[str, str]
+    downloaded_at: dt.datetime | None  # when they opened the gated asset, if they did
 
 
 @dataclasses.dataclass
@@ -279,7 +280,7 @@ def _weighted(rng: random.Random, options: Sequence[T], weights: Sequence[float]
 
 @functools.cache
 def _faker() -> Any:
-    # Building sixteen locales takes over a second; the instance is re-seeded for every plan.
+    # Building sixteen locales takes about half a second; the instance is re-seeded per plan.
     return Faker([locale for locale, *_ in banks.COUNTRIES.values()])
 
 
@@ -516,10 +517,10 @@ def _plan_person(ctx: _Context, companies: list[CompanyPlan], weights: list[floa
     small_firm = f"{last} {rng.choice(banks.SMALL_FIRM_WORDS)}"
     if company is not None:
         company_name = company.name
-    elif companies and rng.random() < 0.35:
+    elif companies and rng.random() < 0.45:
         company_name = companies[_weighted(rng, range(len(companies)), weights)].name
     else:
-        company_name = small_firm if rng.random() < 0.2 else ""
+        company_name = small_firm if rng.random() < 0.1 else ""
 
     own_words, title, cares_keys, _ = _weighted(rng, banks.ROLES, [r[3] for r in banks.ROLES])
     cares_key = rng.choice(cares_keys)
@@ -583,7 +584,12 @@ def _plan_person(ctx: _Context, companies: list[CompanyPlan], weights: list[floa
             "channel": "json" if embedded else "form_post",
         }
         processed_at = received_at + dt.timedelta(milliseconds=rng.randint(120, 4000))
-        submissions.append(SubmissionPlan(slug, received_at, processed_at, data, ctx.key(), meta))
+        downloaded_at = None
+        if spec["request_kind"] == RequestKind.DOWNLOAD and rng.random() < 0.85:
+            downloaded_at = processed_at + dt.timedelta(seconds=rng.randint(2, 90))
+        submissions.append(
+            SubmissionPlan(slug, received_at, processed_at, data, ctx.key(), meta, downloaded_at)
+        )
         wants_contact = "contact_me" in data or spec["request_kind"] in (
             RequestKind.DEMO,
             RequestKind.PRICING,
@@ -610,8 +616,10 @@ def _plan_person(ctx: _Context, companies: list[CompanyPlan], weights: list[floa
     profile = {"title": title, "time_zone": zone_name, "country": country}
     if first_contact is not None:
         # A rep called back and wrote down what they learned.
-        at = min(first_contact + dt.timedelta(hours=rng.randint(2, 52)), ctx.until)
-        at = max(at - dt.timedelta(minutes=rng.randint(1, 30)), first_contact)
+        # A rep called back within a couple of working days, in the person's working hours.
+        at = _moment(ctx, first_contact.date() + dt.timedelta(days=rng.randint(0, 2)), tz)
+        if at <= first_contact:
+            at = first_contact + dt.timedelta(minutes=rng.randint(5, 90))
         changes = {
             **profile,
             "cares_about": cares_about,
@@ -808,24 +816,32 @@ def _store_person(
     submission_ids: list[int],
     account_id: int | None,
     users: dict[str, User],
+    assets: dict[str, Asset | None],
 ) -> list[TimelineEvent]:
-    note_done = False
-    stored: Person | None = None
+    """Replay one person's history in time order, with the clock at each moment."""
+    steps: list[tuple[dt.datetime, int, Callable[[], Any]]] = []
+    found: list[Person] = []
     for sub, submission_id in zip(person.submissions, submission_ids, strict=True):
-        if stored is not None and not note_done and person.note.at < sub.processed_at:
-            _store_note(person.note, stored, users)
-            note_done = True
-        with clock.frozen_at(sub.processed_at):
-            stored = submission_process(submission_id=submission_id).person
-        assert stored is not None
-    assert stored is not None
-    if not note_done:
-        _store_note(person.note, stored, users)
+        steps.append((sub.processed_at, 0, functools.partial(_process, submission_id, found)))
+        asset = assets[sub.form]
+        if sub.downloaded_at is not None and asset is not None:
+            download = functools.partial(
+                asset_download_record, submission_id=submission_id, asset=asset, ip=sub.meta["ip"]
+            )
+            steps.append((sub.downloaded_at, 1, download))
+    note = person.note
+    actor = users[note.actor] if note.actor else None
+    steps.append(
+        (note.at, 2, lambda: person_update(person=found[0], changes=note.changes, actor=actor))
+    )
+    for at, _, step in sorted(steps, key=lambda s: (s[0], s[1])):
+        with clock.frozen_at(at):
+            step()
     return [
         TimelineEvent(
             kind="page.viewed",
             summary=f"Viewed {url.partition('?')[0]}",
-            person=stored,
+            person=found[0],
             account_id=account_id,
             data={"url": banks.SITE + url},
             occurred_at=at,
@@ -835,13 +851,11 @@ def _store_person(
     ]
 
 
-def _store_note(note: NotePlan, person: Person, users: dict[str, User]) -> None:
-    with clock.frozen_at(note.at):
-        person_update(
-            person=person,
-            changes=note.changes,
-            actor=users[note.actor] if note.actor else None,
-        )
+def _process(submission_id: int, found: list[Person]) -> None:
+    person = submission_process(submission_id=submission_id).person
+    assert person is not None
+    if not found:
+        found.append(person)
 
 
 def demo_store(plan: DemoPlan, *, progress: Callable[[int], None] = lambda n: None) -> DemoSummary:
@@ -849,6 +863,7 @@ def demo_store(plan: DemoPlan, *, progress: Callable[[int], None] = lambda n: No
     started = time.perf_counter()
     users = _ensure_sellers(plan)
     specs = _ensure_forms(plan, users["maria"])
+    assets = {f.slug: f.asset for f in Form.objects.select_related("asset").filter(slug__in=specs)}
     account_ids = _store_companies(plan)
     for start in range(0, len(plan.people), BATCH_PEOPLE):
         batch = plan.people[start : start + BATCH_PEOPLE]
@@ -876,7 +891,7 @@ def demo_store(plan: DemoPlan, *, progress: Callable[[int], None] = lambda n: No
             for person in batch:
                 account_id = account_ids[person.company] if person.company is not None else None
                 views += _store_person(
-                    person, [next(ids) for _ in person.submissions], account_id, users
+                    person, [next(ids) for _ in person.submissions], account_id, users, assets
                 )
                 progress(1)
             TimelineEvent.objects.bulk_create(views, batch_size=2000)

@@ -38,7 +38,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--until",
             default=None,
-            help="history ends at midnight UTC starting this day, YYYY-MM-DD (today)",
+            help="the history stops just before this day (midnight UTC), YYYY-MM-DD (today)",
         )
         parser.add_argument(
             "--append",
