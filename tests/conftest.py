@@ -25,8 +25,16 @@ def _isolated(settings: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]
 
 
 @pytest.fixture
-def run_worker() -> object:
-    """Run the real database task worker until the queue is empty (what `leadline worker` does)."""
+def run_worker(monkeypatch: pytest.MonkeyPatch) -> object:
+    """Run the real database task worker until the queue is empty (what `leadline worker` does).
+
+    The worker closes "old" connections between tasks; inside a test's transaction that would
+    close the test's own connection on PostgreSQL. Django's test client disables the same call
+    around requests, and so do we.
+    """
+    from django_tasks_db.management.commands import db_worker
+
+    monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)
 
     def run() -> None:
         call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)

@@ -3,12 +3,10 @@
 import datetime as dt
 from typing import Annotated, Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html
 from ninja import Body, Field, FilterLookup, FilterSchema, Query, Router, Schema
 from ninja.errors import HttpError, ValidationError
 from ninja.pagination import paginate
@@ -17,8 +15,8 @@ from ninja.responses import Status
 from leadline.api.auth import REFUSALS, ErrorOut, require
 from leadline.api.common import BODY, Paging, Patch, Strict, field_errors
 from leadline.capture.ingest import (
-    _idempotency_key,
     form_spec,
+    idempotency_key,
     submission_store,
     thanks_token,
 )
@@ -33,7 +31,8 @@ from leadline.capture.models import (
 )
 from leadline.capture.services import form_save
 from leadline.capture.validation import submission_clean
-from leadline.capture.views import field_specs
+from leadline.capture.views import embed_snippet, field_specs
+from leadline.core.links import public_url
 from leadline.core.permissions import access_forms, access_people, access_submissions
 from leadline.core.ratelimit import client_ip
 
@@ -276,17 +275,11 @@ class FormOut(FormSummary):
 
     @staticmethod
     def resolve_hosted_url(obj: Form, context: dict[str, Any]) -> str:
-        return _public_url(context["request"], reverse("capture:form", args=[obj.slug]))
+        return public_url(context["request"], reverse("capture:form", args=[obj.slug]))
 
     @staticmethod
     def resolve_embed_snippet(obj: Form, context: dict[str, Any]) -> str:
-        src = _public_url(context["request"], reverse("capture:embed"))
-        return format_html('<script src="{}" data-form="{}" async></script>', src, obj.slug)
-
-
-def _public_url(request: HttpRequest, path: str) -> str:
-    """Links other sites use must name the public address, not the one we were reached by."""
-    return settings.PUBLIC_URL + path if settings.PUBLIC_URL else request.build_absolute_uri(path)
+        return embed_snippet(context["request"], obj)
 
 
 def _form(slug: str) -> Form:
@@ -386,7 +379,7 @@ def form_submission_create(
         raise ValidationError(
             [{"type": "invalid", "loc": [*BODY, name], "msg": msg} for name, msg in errors.items()]
         )
-    key = _idempotency_key(request, spec, payload)
+    key = idempotency_key(request, spec, payload)
     if len(key) > 200:
         raise ValidationError(
             [{"type": "invalid", "loc": ["header", "Idempotency-Key"], "msg": "at most 200"}]
@@ -404,6 +397,6 @@ def form_submission_create(
     download_url = None
     if spec.has_asset:
         path = reverse("capture:download", args=[thanks_token(submission_id)])
-        download_url = _public_url(request, path)
+        download_url = public_url(request, path)
     received = SubmissionReceived(id=submission_id, duplicate=duplicate, download_url=download_url)
     return Status(200 if duplicate else 201, received)

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from django_countries import countries
@@ -28,12 +27,13 @@ from leadline.api.common import (
     field_errors,
     max_length,
 )
+from leadline.capture import services as capture_services
 from leadline.capture.models import Consent
-from leadline.capture.services import email_normalise, person_for_email
+from leadline.capture.services import email_normalise
 from leadline.core.models import Channel, Membership, Person
 from leadline.core.permissions import access_merge, access_people, access_person_edit
 from leadline.core.selectors import people_search, person_timeline
-from leadline.core.services import person_merge, person_update, timeline_record
+from leadline.core.services import person_merge, person_update
 
 router = Router(tags=["people"])
 
@@ -239,17 +239,9 @@ def person_create(request: HttpRequest, payload: PersonIn) -> Status[dict[str, A
     user = require(request, access_person_edit)
     fields = payload.model_dump(mode="json", exclude={"email"})
     fields["preferred_channel"] = fields["preferred_channel"] or ""
-    # One transaction: the person, their address and the timeline row land together or not at all.
-    with transaction.atomic():
-        person, created = person_for_email(email=payload.email, defaults=fields)
-        if created:
-            timeline_record(
-                kind="person.created",
-                summary=f"Added by {user} through the API",
-                person=person,
-                actor=user,
-                data={"source": "api"},
-            )
+    person, created = capture_services.person_create(
+        email=payload.email, fields=fields, actor=user, source="API"
+    )
     return Status(201 if created else 200, {"created": created, "person": _person(person.pk)})
 
 

@@ -33,6 +33,7 @@ from leadline.capture.validation import (
     submission_clean,
 )
 from leadline.core import clock
+from leadline.core.links import public_url
 from leadline.core.ratelimit import client_ip, rate_limited
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ def _read_data(request: HttpRequest) -> dict[str, Any]:
     raise ValueError("send application/json or a form (application/x-www-form-urlencoded)")
 
 
-def _idempotency_key(request: HttpRequest, spec: FormSpec, data: dict[str, Any]) -> str:
+def idempotency_key(request: HttpRequest, spec: FormSpec, data: dict[str, Any]) -> str:
     given = request.headers.get("Idempotency-Key") or data.get(KEY_FIELD)
     if given:
         return str(given)
@@ -142,10 +143,10 @@ def _received(
         "id": submission_id,
         "status": "received",
         "duplicate": duplicate,
-        "thanks_url": request.build_absolute_uri(thanks_url),
+        "thanks_url": public_url(request, thanks_url),
     }
     if spec.has_asset:
-        body["download_url"] = request.build_absolute_uri(reverse("capture:download", args=[token]))
+        body["download_url"] = public_url(request, reverse("capture:download", args=[token]))
     return _cors(JsonResponse(body, status=200 if duplicate else 201), origin)
 
 
@@ -213,7 +214,7 @@ def form_submit(request: HttpRequest, slug: str) -> HttpResponse:
             return form_page(request, slug, errors=errors, values=data, status=400)
         return _cors(_error(400, "some fields need attention", errors), origin)
 
-    key = _idempotency_key(request, spec, data)
+    key = idempotency_key(request, spec, data)
     if len(key) > 200:
         return _cors(_error(400, "Idempotency-Key: at most 200 characters"), origin)
     meta = {

@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 from typing import Any
 
+from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
@@ -64,6 +65,25 @@ def person_for_email(*, email: str, defaults: dict[str, Any]) -> tuple[Person, b
         # Another worker made this person a moment ago.
         return PersonEmail.objects.select_related("person").get(email=email).person, False
     return person, True
+
+
+def person_create(
+    *, email: str, fields: dict[str, Any], actor: User | None, source: str
+) -> tuple[Person, bool]:
+    """Add a person by hand or through the API; an address we know returns its owner unchanged."""
+    with transaction.atomic():
+        person, created = person_for_email(email=email, defaults=fields)
+        if created:
+            timeline_record(
+                kind="person.created",
+                summary=f"Added by {actor} through the {source}"
+                if actor
+                else f"Added via {source}",
+                person=person,
+                actor=actor,
+                data={"source": source},
+            )
+    return person, created
 
 
 def account_for_person(*, email: str, company: str) -> Account | None:
@@ -130,7 +150,8 @@ def submission_process(*, submission_id: int) -> Submission:
     """Turn a raw submission into person, account, membership, consent and request. Idempotent."""
     with transaction.atomic():
         submission = (
-            Submission.objects.select_for_update()
+            # of=self: PostgreSQL cannot lock the nullable side (the asset) of an outer join.
+            Submission.objects.select_for_update(of=("self",))
             .select_related("form", "form__asset")
             .get(pk=submission_id)
         )
@@ -305,6 +326,15 @@ def asset_download_record(*, submission_id: int, asset: Asset, ip: str | None) -
             data={"asset_id": asset.pk, "submission_id": submission.pk},
         )
     return download
+
+
+def asset_create(*, title: str, upload: File[Any], actor: User | None) -> Asset:
+    """Store an uploaded gated asset, with an audit row."""
+    with transaction.atomic():
+        asset = Asset(title=title)
+        asset.file.save(upload.name or "asset.pdf", upload, save=True)
+        audit_record(actor=actor, action="asset.create", obj=asset)
+    return asset
 
 
 def form_save(*, form: Form, actor: User | None, created: bool) -> Form:

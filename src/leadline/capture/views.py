@@ -10,6 +10,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.html import escape
 from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
@@ -23,6 +24,7 @@ from leadline.capture.ingest import (
 from leadline.capture.models import PERSON_FIELDS, Form, Submission
 from leadline.capture.services import asset_download_record
 from leadline.capture.validation import HONEYPOT_FIELD, KEY_FIELD
+from leadline.core.links import public_url
 from leadline.core.ratelimit import client_ip
 
 
@@ -42,6 +44,15 @@ def field_specs(form: Form) -> list[dict[str, Any]]:
             }
         )
     return specs
+
+
+def embed_snippet(request: HttpRequest, form: Form) -> str:
+    """The tag a marketer pastes into any page to show the form there.
+
+    Plain text (not marked safe): pages show it as code, escaped like any other text.
+    """
+    src = public_url(request, reverse("capture:embed"))
+    return f'<script src="{escape(src)}" data-form="{escape(form.slug)}" async></script>'
 
 
 def form_schema(form: Form) -> dict[str, Any]:
@@ -116,7 +127,7 @@ def form_schema_view(request: HttpRequest, slug: str) -> HttpResponse:
         if origin and not form.origin_allowed(origin):
             return JsonResponse({"error": f"origin {origin} may not embed this form"}, status=403)
         body = form_schema(form)
-        body["submit_url"] = request.build_absolute_uri(reverse("capture:form", args=[slug]))
+        body["submit_url"] = public_url(request, reverse("capture:form", args=[slug]))
         response = JsonResponse(body)
     response["Access-Control-Allow-Origin"] = request.headers.get("Origin", "*")
     response["Vary"] = "Origin"

@@ -88,6 +88,16 @@ def api_token_user(*, key: str) -> User | None:
     return token.user
 
 
+def inbound_relations(record: models.Model) -> list[tuple[type[models.Model], str]]:
+    """(model, field name) for every kind of row, in any app, that points at `record`'s model."""
+    found = []
+    for rel in record._meta.related_objects:
+        if not (rel.one_to_many or rel.one_to_one) or rel.related_model is type(record):
+            continue
+        found.append((rel.related_model, rel.field.name))
+    return found
+
+
 def _repoint_related(*, loser: models.Model, survivor: models.Model) -> dict[str, int]:
     """Move every row that points at `loser` to `survivor`, whatever app it belongs to.
 
@@ -95,11 +105,7 @@ def _repoint_related(*, loser: models.Model, survivor: models.Model) -> dict[str
     say) stay with the loser; the loser is kept, marked merged, so nothing is deleted.
     """
     moved: dict[str, int] = {}
-    for rel in loser._meta.related_objects:
-        if not (rel.one_to_many or rel.one_to_one) or rel.related_model is type(loser):
-            continue
-        field_name = rel.field.name
-        related_model: Any = rel.related_model
+    for related_model, field_name in inbound_relations(loser):
         rows = related_model._default_manager.filter(**{field_name: loser})
         count = 0
         for row in rows:
@@ -125,6 +131,8 @@ def person_merge(*, survivor: Person, loser: Person, actor: User | None = None) 
         loser = Person.objects.select_for_update().get(pk=loser.pk)
         if loser.merged_into_id is not None:
             raise ValueError(f"person {loser.pk} was already merged")
+        if survivor.merged_into_id is not None:
+            raise ValueError(f"person {survivor.pk} was merged into another record")
         for field in (
             "first_name",
             "last_name",
@@ -163,6 +171,8 @@ def account_merge(*, survivor: Account, loser: Account, actor: User | None = Non
         loser = Account.objects.select_for_update().get(pk=loser.pk)
         if loser.merged_into_id is not None:
             raise ValueError(f"account {loser.pk} was already merged")
+        if survivor.merged_into_id is not None:
+            raise ValueError(f"account {survivor.pk} was merged into another record")
         for field in ("industry", "employees", "country", "website", "description"):
             if not getattr(survivor, field) and getattr(loser, field):
                 setattr(survivor, field, getattr(loser, field))

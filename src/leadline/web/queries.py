@@ -11,6 +11,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from leadline.capture.models import Form, Request, Submission
 from leadline.core import clock, selectors
 from leadline.core.models import Account, Membership, Person
+from leadline.core.services import inbound_relations
 
 
 @dataclass(frozen=True)
@@ -104,15 +105,12 @@ class MergeLine:
 def merge_preview(record: models.Model) -> list[MergeLine]:
     """What a merge would move off `record`: every kind of row that points at it, counted.
 
-    Walks the same relations as `core.services._repoint_related`, so the preview names rows of
-    every app, including ones added after this page was written.
+    Walks the same relations the merge moves (`core.services.inbound_relations`), so the preview
+    names rows of every app, including ones added after this page was written.
     """
     lines = []
-    for rel in record._meta.related_objects:
-        if not (rel.one_to_many or rel.one_to_one) or rel.related_model is type(record):
-            continue
-        related: type[models.Model] = rel.related_model
-        count = related._default_manager.filter(**{rel.field.name: record}).count()
+    for related, field_name in inbound_relations(record):
+        count = related._default_manager.filter(**{field_name: record}).count()
         if count:
             meta = related._meta
             what = meta.verbose_name if count == 1 else meta.verbose_name_plural

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.files.base import File
 from django.core.paginator import Paginator
@@ -17,13 +16,14 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
 
-from leadline.capture.models import PERSON_FIELDS, Asset, Form, Request
-from leadline.capture.services import form_save
-from leadline.capture.views import field_specs
+from leadline.capture.models import PERSON_FIELDS, Form, Request
+from leadline.capture.services import asset_create, form_save
+from leadline.capture.views import embed_snippet, field_specs
 from leadline.core import clock, selectors
+from leadline.core.links import public_url
 from leadline.core.models import Account, Membership, Person
 from leadline.core.permissions import access_forms, access_merge, access_people
-from leadline.core.services import account_merge, audit_record, person_merge
+from leadline.core.services import account_merge, person_merge
 from leadline.web import queries
 from leadline.web.access import is_htmx, page, zone_or_none
 from leadline.web.forms import (
@@ -276,10 +276,6 @@ def forms_list(request: HttpRequest) -> HttpResponse:
     return render(request, "web/form_list.html", {"nav": "forms", "forms": queries.forms_list()})
 
 
-def _public_base(request: HttpRequest) -> str:
-    return settings.PUBLIC_URL or f"{request.scheme}://{request.get_host()}"
-
-
 EXAMPLE_VALUES = {
     "email": "ann.lee@acme-widgets.example",
     "first_name": "Ann",
@@ -320,8 +316,7 @@ def _example_payload(form: Form) -> dict[str, Any]:
 @page(access_forms)
 def form_detail(request: HttpRequest, pk: int) -> HttpResponse:
     form = get_object_or_404(Form.objects.select_related("asset", "created_by"), pk=pk)
-    base = _public_base(request)
-    hosted_url = base + reverse("capture:form", args=[form.slug])
+    hosted_url = public_url(request, reverse("capture:form", args=[form.slug]))
     payload = json.dumps(_example_payload(form), ensure_ascii=False, indent=2).replace("'", "'\\''")
     curl = (
         f"curl -X POST {hosted_url} \\\n"
@@ -332,10 +327,7 @@ def form_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "form": form,
         "nav": "forms",
-        "embed_snippet": (
-            f'<script src="{base}{reverse("capture:embed")}" data-form="{form.slug}" async>'
-            "</script>"
-        ),
+        "embed_snippet": embed_snippet(request, form),
         "hosted_url": hosted_url,
         "curl": curl,
         "submissions": queries.form_recent_submissions(form),
@@ -425,12 +417,12 @@ def _form_store(settings_form: FormSettingsForm, rows: Any, *, actor: Any, creat
     form.fields = rows.specs()
     with transaction.atomic():
         if settings_form.cleaned_data.get("new_asset_file"):
-            # capture.services has no asset service yet; the asset and the form commit together.
-            upload = settings_form.cleaned_data["new_asset_file"]
-            asset = Asset(title=settings_form.new_asset_title_or_default())
-            asset.file.save(upload.name, File(upload), save=True)
-            audit_record(actor=actor, action="asset.create", obj=asset)
-            form.asset = asset
+            # The asset and the form commit together.
+            form.asset = asset_create(
+                title=settings_form.new_asset_title_or_default(),
+                upload=File(settings_form.cleaned_data["new_asset_file"]),
+                actor=actor,
+            )
         return form_save(form=form, actor=actor, created=created)
 
 
