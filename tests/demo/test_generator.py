@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -202,15 +203,18 @@ def wipe() -> None:
         model._default_manager.all().delete()
 
 
-def test_same_seed_makes_the_same_data_and_another_seed_does_not(db: None) -> None:
-    demo(people=25, seed=7)
-    first = snapshot()
-    wipe()
-    demo(people=25, seed=7)
-    second = snapshot()
-    wipe()
-    demo(people=25, seed=8)
-    other = snapshot()
+def test_same_seed_makes_the_same_data_and_another_seed_does_not(
+    db: None, settings: Any, tmp_path: Path
+) -> None:
+    def fresh_run(seed: int, media: str) -> dict[str, list[str]]:
+        wipe()
+        settings.MEDIA_ROOT = tmp_path / media  # a fresh data directory, like a new machine
+        demo(people=25, seed=seed)
+        return snapshot()
+
+    first = fresh_run(7, "one")
+    second = fresh_run(7, "two")
+    other = fresh_run(8, "three")
 
     assert len(first["Person"]) == 25
     assert len(first["TimelineEvent"]) > 50

@@ -31,7 +31,12 @@ from faker import Faker
 
 from leadline.capture.ingest import form_spec, form_spec_forget
 from leadline.capture.models import PERSON_FIELDS, Asset, Form, Request, RequestKind, Submission
-from leadline.capture.services import asset_download_record, form_save, submission_process
+from leadline.capture.services import (
+    asset_create,
+    asset_download_record,
+    form_save,
+    submission_process,
+)
 from leadline.capture.validation import FormSpec, submission_clean
 from leadline.cli import DEMO_LOGINS, DEMO_PASSWORD
 from leadline.core import clock
@@ -55,7 +60,7 @@ _NOT_YET = dt.datetime.min.replace(tzinfo=dt.UTC)
 BATCH_PEOPLE = 500
 WINDOW_DAYS = 270  # about nine months of history
 WEBINAR_DAYS_BEFORE_UNTIL = 40
-WHITE_PAPER_NAME = "assets/cfo-guide.pdf"
+WHITE_PAPER_FILE = "cfo-guide.pdf"
 
 # ---------------------------------------------------------------------------------------------
 # The selling team. The first five are the demo logins printed by `leadline demo`.
@@ -747,27 +752,6 @@ def _ensure_sellers(plan: DemoPlan) -> dict[str, User]:
     return users
 
 
-def _white_paper(at: dt.datetime) -> Asset:
-    pdf = white_paper_pdf()
-    asset = Asset(
-        title=WHITE_PAPER_TITLE,
-        description="Five habits of finance teams that close in five days. 2 pages, PDF.",
-        created_at=at,
-    )
-    storage = asset.file.storage
-    if storage.exists(WHITE_PAPER_NAME):
-        with storage.open(WHITE_PAPER_NAME) as existing:
-            same = existing.read() == pdf
-    else:
-        same = False
-    if same:  # a second run on the same media directory reuses the file
-        asset.file.name = WHITE_PAPER_NAME
-    else:
-        asset.file.save(WHITE_PAPER_NAME.rpartition("/")[2], ContentFile(pdf), save=False)
-    asset.save()
-    return asset
-
-
 def _ensure_forms(plan: DemoPlan, marketer: User) -> dict[str, FormSpec]:
     built = plan.until - dt.timedelta(days=WINDOW_DAYS + 20)
     existing = {f.slug: f for f in Form.objects.filter(slug__in=list(FORMS))}
@@ -776,7 +760,10 @@ def _ensure_forms(plan: DemoPlan, marketer: User) -> dict[str, FormSpec]:
         if slug not in existing:
             at = built + dt.timedelta(days=n, hours=10)
             with clock.frozen_at(at):
-                asset = _white_paper(at) if spec["request_kind"] == RequestKind.DOWNLOAD else None
+                asset = None
+                if spec["request_kind"] == RequestKind.DOWNLOAD:
+                    upload = ContentFile(white_paper_pdf(), name=WHITE_PAPER_FILE)
+                    asset = asset_create(title=WHITE_PAPER_TITLE, upload=upload, actor=marketer)
                 form = Form(slug=slug, asset=asset, **copy.deepcopy(spec))
                 form_save(form=form, actor=marketer, created=True)
         form_spec_forget(slug)  # the cache may hold an older row with this slug
