@@ -151,6 +151,9 @@ def demo(argv: Sequence[str]) -> int:
         print("\nStopping…", flush=True)
         return 0
     finally:
+        # A second Ctrl-C must not cut the shutdown short and leave a server running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for child in children:
             if child.poll() is None:
                 child.terminate()
