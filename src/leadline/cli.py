@@ -11,6 +11,8 @@ import threading
 import time
 from collections.abc import Sequence
 
+from leadline.demo import DEMO_LOGINS, DEMO_PASSWORD
+
 OURS = {
     "demo": "start Leadline on its embedded default (SQLite) with demo data: web + worker",
     "serve": "run the web server (gunicorn, several processes) for production",
@@ -19,14 +21,6 @@ OURS = {
     "token": "create an API token for a user (--user NAME)",
     "doctor": "check configuration, database, mail and background work",
 }
-DEMO_LOGINS = (
-    ("admin", "admin"),
-    ("maria", "marketing"),
-    ("sam", "sales manager"),
-    ("rita", "sales rep"),
-    ("otto", "outside caller"),
-)
-DEMO_PASSWORD = "demo"  # noqa: S105 - the demo's well-known password, printed on start
 
 
 def _django_setup() -> None:

@@ -216,3 +216,14 @@ class TestBrowserFormPost:
         assert 'id="e-first_name"' in html
         assert 'value="nope"' in html  # what they typed is kept
         assert nothing_stored()
+
+
+def test_a_known_select_field_takes_its_usual_options(client: Client, run_worker: Any) -> None:
+    form = factories.form(fields=[{"name": "email"}, {"name": "preferred_channel"}])
+    bad = post_json(client, form.slug, {"email": "a@b.example", "preferred_channel": "pigeon"})
+    assert bad.status_code == 400
+    assert "email, phone" in bad.json()["fields"]["preferred_channel"]
+    good = post_json(client, form.slug, {"email": "a@b.example", "preferred_channel": "phone"})
+    assert good.status_code == 201
+    run_worker()
+    assert Person.objects.get().preferred_channel == "phone"

@@ -28,7 +28,6 @@ from leadline.capture.models import (
     Submission,
     SubmissionStatus,
 )
-from leadline.cli import DEMO_LOGINS, DEMO_PASSWORD
 from leadline.core.freemail import is_free_mail
 from leadline.core.models import (
     Account,
@@ -42,7 +41,7 @@ from leadline.core.models import (
     TimelineEvent,
     User,
 )
-from leadline.demo import banks
+from leadline.demo import DEMO_LOGINS, DEMO_PASSWORD, banks
 from leadline.demo.generator import demo_plan
 from leadline.demo.pdf import TITLE, white_paper_pdf
 from tests import factories

@@ -94,7 +94,8 @@ def submission_clean(spec: FormSpec, data: dict[str, Any]) -> tuple[dict[str, An
                 errors[name] = "Enter a valid email address."
                 continue
         elif kind == "select":
-            options = [str(o) for o in field.get("options") or []]
+            known_options = PERSON_FIELDS.get(name, {}).get("options")
+            options = [str(o) for o in field.get("options") or known_options or []]
             if value not in options:
                 errors[name] = f"Choose one of: {', '.join(options)}."
                 continue

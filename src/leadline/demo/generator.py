@@ -38,7 +38,6 @@ from leadline.capture.services import (
     submission_process,
 )
 from leadline.capture.validation import FormSpec, submission_clean
-from leadline.cli import DEMO_LOGINS, DEMO_PASSWORD
 from leadline.core import clock
 from leadline.core.models import (
     Account,
@@ -51,7 +50,7 @@ from leadline.core.models import (
     User,
 )
 from leadline.core.services import person_update
-from leadline.demo import banks
+from leadline.demo import DEMO_LOGINS, DEMO_PASSWORD, banks
 from leadline.demo.pdf import TITLE as WHITE_PAPER_TITLE
 from leadline.demo.pdf import white_paper_pdf
 
