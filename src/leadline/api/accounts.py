@@ -3,7 +3,7 @@
 import datetime as dt
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
@@ -13,7 +13,7 @@ from leadline.api.auth import REFUSALS, ErrorOut, require
 from leadline.api.common import TIMELINE_DEPTH, MergeIn, Paging, TimelineEventOut, field_error
 from leadline.core.models import Account, Membership
 from leadline.core.permissions import access_merge, access_people
-from leadline.core.selectors import account_timeline
+from leadline.core.selectors import account_timeline, accounts_search
 from leadline.core.services import account_merge
 
 router = Router(tags=["accounts"])
@@ -87,10 +87,8 @@ def _account(account_id: int) -> Account:
 def accounts_list(request: HttpRequest, filters: Query[AccountsFilter]) -> QuerySet[Account]:
     """Accounts that were not merged into another, by name."""
     require(request, access_people)
-    accounts = Account.objects.filter(merged_into__isnull=True)
-    for word in filters.q.split():
-        accounts = accounts.filter(Q(name__icontains=word) | Q(domains__domain__icontains=word))
-    return accounts.distinct().prefetch_related("domains").order_by("name", "id")
+    accounts = accounts_search(query=filters.q)
+    return accounts.prefetch_related("domains").order_by("name", "id")
 
 
 @router.get(

@@ -26,6 +26,14 @@ def people_search(*, query: str = "", account_id: int | None = None) -> QuerySet
     return people
 
 
+def accounts_search(*, query: str = "") -> QuerySet[Account]:
+    """Accounts not merged into another, each word matching the name or a domain."""
+    accounts = Account.objects.filter(merged_into__isnull=True)
+    for word in query.split():
+        accounts = accounts.filter(Q(name__icontains=word) | Q(domains__domain__icontains=word))
+    return accounts.distinct()
+
+
 def person_timeline(*, person: Person, limit: int = 200) -> QuerySet[TimelineEvent]:
     return TimelineEvent.objects.filter(person=person).select_related("actor")[:limit]
 

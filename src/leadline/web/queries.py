@@ -11,6 +11,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from leadline.capture.models import Form, Request, Submission
 from leadline.core import clock, selectors
 from leadline.core.models import Account, Membership, Person
+from leadline.core.selectors import accounts_search
 from leadline.core.services import inbound_relations
 
 
@@ -54,11 +55,9 @@ def people_list(filters: PeopleFilters) -> QuerySet[Person]:
 
 
 def accounts_list(query: str = "") -> QuerySet[Account]:
-    accounts = Account.objects.filter(merged_into__isnull=True)
-    for word in query.split():
-        accounts = accounts.filter(Q(name__icontains=word) | Q(domains__domain__icontains=word))
     return (
-        accounts.annotate(
+        accounts_search(query=query)
+        .annotate(
             people_count=Count(
                 "memberships",
                 filter=Q(memberships__person__merged_into__isnull=True),
