@@ -67,13 +67,34 @@ def _postgres_connect_kwargs(url: str) -> dict[str, Any]:
     return {key: value for key, value in kwargs.items() if value is not None}
 
 
-def _postgres_admin(url: str, statement: str) -> None:
+def _postgres_admin(url: str, *statements: str) -> list[tuple[Any, ...]]:
+    """Run statements on the server's maintenance database; the last one's rows."""
     import psycopg
 
+    rows: list[tuple[Any, ...]] = []
     with psycopg.connect(
         dbname="postgres", autocommit=True, **_postgres_connect_kwargs(url)
     ) as conn:
-        conn.execute(statement)
+        for statement in statements:
+            cursor = conn.execute(statement)
+            rows = cursor.fetchall() if cursor.description else []
+    return rows
+
+
+E2E_DATABASE_PREFIX = "leadline_e2e_"
+
+
+def _postgres_database_create(url: str) -> str:
+    """A new database for one server; ones left by runs that were killed are dropped first."""
+    for (name,) in _postgres_admin(url, "SELECT datname FROM pg_database"):
+        if not name.startswith(E2E_DATABASE_PREFIX):
+            continue
+        pid = name.removeprefix(E2E_DATABASE_PREFIX).split("_")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            _postgres_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    name = f"{E2E_DATABASE_PREFIX}{os.getpid()}_{secrets.token_hex(3)}"
+    _postgres_admin(url, f'CREATE DATABASE "{name}"')
+    return name
 
 
 def _with_database_name(url: str, name: str) -> str:
@@ -91,6 +112,7 @@ class LiveLeadline:
         default_factory=dict, repr=False
     )
     postgres_database: str | None = None
+    postgres_admin_url: str | None = dataclasses.field(default=None, repr=False)
     _owns_data_dir: bool = False
 
     def run(
@@ -214,11 +236,11 @@ def server_start(
         data_dir = Path(tempfile.mkdtemp(prefix="leadline-live-"))
     data_dir.mkdir(parents=True, exist_ok=True)
 
-    postgres_database = None
+    postgres_database = postgres_admin_url = None
     database_url = os.environ.get("LEADLINE_DATABASE_URL") or None
     if database_url and database_url.startswith(("postgres://", "postgresql://")):
-        postgres_database = f"leadline_e2e_{os.getpid()}_{secrets.token_hex(3)}"
-        _postgres_admin(database_url, f'CREATE DATABASE "{postgres_database}"')
+        postgres_admin_url = database_url
+        postgres_database = _postgres_database_create(postgres_admin_url)
         database_url = _with_database_name(database_url, postgres_database)
 
     port = free_port()
@@ -229,6 +251,7 @@ def server_start(
         ),
         data_dir=data_dir,
         postgres_database=postgres_database,
+        postgres_admin_url=postgres_admin_url,
         _owns_data_dir=owns_data_dir,
     )
     try:
@@ -264,9 +287,9 @@ def server_stop(server: LiveLeadline) -> None:
         for process in server.processes.values():
             _stop_process(process)
     finally:
-        if server.postgres_database:
+        if server.postgres_database and server.postgres_admin_url:
             _postgres_admin(
-                os.environ["LEADLINE_DATABASE_URL"],
+                server.postgres_admin_url,
                 f'DROP DATABASE IF EXISTS "{server.postgres_database}" WITH (FORCE)',
             )
         if server._owns_data_dir:
