@@ -1,7 +1,7 @@
 """Capture throughput against a bare Django view that inserts one row, on the same server.
 
     python bench/capture.py                  # starts its own server (SQLite unless
-                                             # LEADLINE_DATABASE_URL says otherwise) and stops it
+                                             # LEADLINE_DATABASE_URL says otherwise), no worker
     python bench/capture.py --url http://127.0.0.1:8000/ --slug cfo-guide
                                              # a running server started with
                                              # LEADLINE_BENCH_ENDPOINTS=1 and a high
@@ -205,9 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=2, help="client processes")
     parser.add_argument("--web-workers", type=int, default=2, help="own server: gunicorn workers")
     parser.add_argument(
-        "--no-worker",
+        "--worker",
         action="store_true",
-        help="own server: leave the background worker off (the hot path alone)",
+        help="own server: run the background worker too (it then competes for the database "
+        "while processing what capture stored, so the figures vary much more)",
     )
     args = parser.parse_args(argv)
     if args.url:
@@ -221,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench: starting Leadline on {database}…", file=sys.stderr)
     with running_leadline(
         web_workers=args.web_workers,
-        worker=not args.no_worker,
+        worker=args.worker,
         extra_env={"LEADLINE_BENCH_ENDPOINTS": "1"},
     ) as server:
         return measure(server.url, args.slug, args)
