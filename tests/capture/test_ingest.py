@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -227,3 +228,27 @@ def test_a_known_select_field_takes_its_usual_options(client: Client, run_worker
     assert good.status_code == 201
     run_worker()
     assert Person.objects.get().preferred_channel == "phone"
+
+
+def test_a_failure_to_queue_keeps_the_submission_and_the_sweep_processes_it(
+    client: Client, run_worker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import DatabaseError
+
+    from leadline.capture import ingest, services
+
+    def queue_down(*args: Any) -> None:
+        raise DatabaseError("task table locked")
+
+    form = factories.form()
+    monkeypatch.setattr(ingest.submission_process_task, "enqueue", queue_down)
+    response = post_json(client, form.slug, factories.submission_data())
+    assert response.status_code == 201  # stored is what the visitor needs to hear
+    monkeypatch.undo()
+    run_worker()
+    assert Submission.objects.get().status == "received"  # nothing was queued
+
+    assert services.submissions_requeue_stale(older_than=dt.timedelta(0)) == 1
+    run_worker()
+    assert Submission.objects.get().status == "processed"
+    assert Request.objects.count() == 1

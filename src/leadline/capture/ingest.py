@@ -16,14 +16,14 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from leadline.capture.models import Form, Submission
+from leadline.capture.models import Form, Submission, SubmissionStatus
 from leadline.capture.tasks import submission_process_task
 from leadline.capture.validation import (
     HONEYPOT_FIELD,
@@ -125,7 +125,7 @@ def idempotency_key(request: HttpRequest, spec: FormSpec, data: dict[str, Any]) 
 
 
 def thanks_token(submission_id: int) -> str:
-    return signing.dumps(submission_id, salt=THANKS_SALT, compress=True)
+    return signing.dumps(submission_id, salt=THANKS_SALT)
 
 
 def thanks_submission_id(token: str) -> int:
@@ -229,20 +229,38 @@ def form_submit(request: HttpRequest, slug: str) -> HttpResponse:
     return _received(request, spec, submission_id, duplicate=duplicate, origin=origin)
 
 
+def _db_value(field: str, value: Any) -> Any:
+    return Submission._meta.get_field(field).get_db_prep_value(value, connection)  # type: ignore[union-attr]
+
+
 def submission_store(
     *, form_id: int, idempotency_key: str, payload: dict[str, Any], meta: dict[str, Any]
 ) -> tuple[int, bool]:
-    """Store a checked submission and the order to process it. Returns (id, was it a duplicate).
+    """Store a checked submission, then queue its processing. Returns (id, was it a duplicate).
 
-    The task row lives in the same database and the same transaction: the submission and the
-    order to process it are stored together or not at all.
+    The insert commits on its own, so the submission is kept before anything else can fail; the
+    task row follows. If queueing fails, or the process dies in between, the worker's sweep
+    (`submissions_requeue_stale`) queues the submission again: stored means processed, later.
     """
+    table = Submission._meta.db_table
     try:
-        with transaction.atomic():
-            submission = Submission.objects.create(
-                form_id=form_id, idempotency_key=idempotency_key, payload=payload, meta=meta
+        # Plain SQL: the ORM's insert compiler cost more than the insert itself here.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (form_id, idempotency_key, received_at, payload, meta,"  # noqa: S608
+                " status, attempts, last_error) VALUES (%s, %s, %s, %s, %s, %s, 0, '')"
+                " RETURNING id",
+                [
+                    form_id,
+                    idempotency_key,
+                    # The fields' own conversions: stored exactly as the ORM would.
+                    _db_value("received_at", clock.now()),
+                    _db_value("payload", payload),
+                    _db_value("meta", meta),
+                    SubmissionStatus.RECEIVED,
+                ],
             )
-            submission_process_task.enqueue(submission.pk)
+            submission_id = int(cursor.fetchone()[0])
     except IntegrityError:
         existing = (
             Submission.objects.filter(form_id=form_id, idempotency_key=idempotency_key)
@@ -252,7 +270,13 @@ def submission_store(
         if existing is None:
             raise
         return existing, True
-    return submission.pk, False
+    try:
+        submission_process_task.enqueue(submission_id)
+    except DatabaseError:
+        logger.exception(
+            "submission %s stored; queueing failed, the sweep will retry", submission_id
+        )
+    return submission_id, False
 
 
 def new_idempotency_key() -> str:
