@@ -237,14 +237,15 @@ def test_a_failure_to_queue_keeps_the_submission_and_the_sweep_processes_it(
 
     from leadline.capture import ingest, services
 
-    def queue_down(*args: Any) -> None:
-        raise DatabaseError("task table locked")
+    class QueueDown:
+        def enqueue(self, *args: Any) -> None:
+            raise DatabaseError("task table locked")
 
     form = factories.form()
-    monkeypatch.setattr(ingest.submission_process_task, "enqueue", queue_down)
-    response = post_json(client, form.slug, factories.submission_data())
+    with monkeypatch.context() as patched:
+        patched.setattr(ingest, "submission_process_task", QueueDown())
+        response = post_json(client, form.slug, factories.submission_data())
     assert response.status_code == 201  # stored is what the visitor needs to hear
-    monkeypatch.undo()
     run_worker()
     assert Submission.objects.get().status == "received"  # nothing was queued
 
