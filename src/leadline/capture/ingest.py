@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, IntegrityError, connection
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect
@@ -243,33 +243,29 @@ def submission_store(
     (`submissions_requeue_stale`) queues the submission again: stored means processed, later.
     """
     table = Submission._meta.db_table
-    try:
-        # Plain SQL: the ORM's insert compiler cost more than the insert itself here.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (form_id, idempotency_key, received_at, payload, meta,"  # noqa: S608
-                " status, attempts, last_error) VALUES (%s, %s, %s, %s, %s, %s, 0, '')"
-                " RETURNING id",
-                [
-                    form_id,
-                    idempotency_key,
-                    # The fields' own conversions: stored exactly as the ORM would.
-                    _db_value("received_at", clock.now()),
-                    _db_value("payload", payload),
-                    _db_value("meta", meta),
-                    SubmissionStatus.RECEIVED,
-                ],
-            )
-            submission_id = int(cursor.fetchone()[0])
-    except IntegrityError:
-        existing = (
-            Submission.objects.filter(form_id=form_id, idempotency_key=idempotency_key)
-            .values_list("pk", flat=True)
-            .first()
+    # Plain SQL: the ORM's insert compiler cost more than the insert itself here. ON CONFLICT
+    # DO NOTHING answers a duplicate with no row instead of an error, which would abort an
+    # enclosing transaction on PostgreSQL.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (form_id, idempotency_key, received_at, payload, meta,"  # noqa: S608
+            " status, attempts, last_error) VALUES (%s, %s, %s, %s, %s, %s, 0, '')"
+            " ON CONFLICT (form_id, idempotency_key) DO NOTHING RETURNING id",
+            [
+                form_id,
+                idempotency_key,
+                # The fields' own conversions: stored exactly as the ORM would.
+                _db_value("received_at", clock.now()),
+                _db_value("payload", payload),
+                _db_value("meta", meta),
+                SubmissionStatus.RECEIVED,
+            ],
         )
-        if existing is None:
-            raise
-        return existing, True
+        inserted = cursor.fetchone()
+    if inserted is None:
+        existing = Submission.objects.get(form_id=form_id, idempotency_key=idempotency_key)
+        return existing.pk, True
+    submission_id = int(inserted[0])
     try:
         submission_process_task.enqueue(submission_id)
     except DatabaseError:
