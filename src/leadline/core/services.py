@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import IntegrityError, models, transaction
 
@@ -122,36 +122,55 @@ def _repoint_related(*, loser: models.Model, survivor: models.Model) -> dict[str
     return moved
 
 
+PERSON_MERGE_FILLS = (
+    "first_name",
+    "last_name",
+    "role_own_words",
+    "title",
+    "cares_about",
+    "personal_context",
+    "preferred_channel",
+    "preferred_hours",
+    "time_zone",
+    "country",
+)
+ACCOUNT_MERGE_FILLS = ("industry", "employees", "country", "website", "description")
+Merged = TypeVar("Merged", Person, Account)
+
+
+def _merge_into(
+    *, survivor: Merged, loser: Merged, fills: tuple[str, ...]
+) -> tuple[Merged, Merged, dict[str, int]]:
+    """Lock both, refuse a merge that would lose track of a record, fill the survivor's blanks
+    from the loser, move every row pointing at the loser, and mark it merged. Call in a
+    transaction. Returns the locked survivor, the loser and what moved."""
+    noun = type(survivor)._meta.verbose_name
+    if survivor.pk == loser.pk:
+        raise ValueError(f"cannot merge a {noun} into itself")
+    manager = type(survivor)._default_manager
+    survivor = manager.select_for_update().get(pk=survivor.pk)
+    loser = manager.select_for_update().get(pk=loser.pk)
+    if loser.merged_into_id is not None:
+        raise ValueError(f"{noun} {loser.pk} was already merged")
+    if survivor.merged_into_id is not None:
+        raise ValueError(f"{noun} {survivor.pk} was merged into another record")
+    for field in fills:
+        if not getattr(survivor, field) and getattr(loser, field):
+            setattr(survivor, field, getattr(loser, field))
+    survivor.updated_at = clock.now()
+    survivor.save()
+    moved = _repoint_related(loser=loser, survivor=survivor)
+    loser.merged_into = survivor
+    loser.save(update_fields=["merged_into"])
+    return survivor, loser, moved
+
+
 def person_merge(*, survivor: Person, loser: Person, actor: User | None = None) -> Person:
     """Fold `loser` into `survivor`: every event, email, request and membership of both is kept."""
-    if survivor.pk == loser.pk:
-        raise ValueError("cannot merge a person into themselves")
     with transaction.atomic():
-        survivor = Person.objects.select_for_update().get(pk=survivor.pk)
-        loser = Person.objects.select_for_update().get(pk=loser.pk)
-        if loser.merged_into_id is not None:
-            raise ValueError(f"person {loser.pk} was already merged")
-        if survivor.merged_into_id is not None:
-            raise ValueError(f"person {survivor.pk} was merged into another record")
-        for field in (
-            "first_name",
-            "last_name",
-            "role_own_words",
-            "title",
-            "cares_about",
-            "personal_context",
-            "preferred_channel",
-            "preferred_hours",
-            "time_zone",
-            "country",
-        ):
-            if not getattr(survivor, field) and getattr(loser, field):
-                setattr(survivor, field, getattr(loser, field))
-        survivor.updated_at = clock.now()
-        survivor.save()
-        moved = _repoint_related(loser=loser, survivor=survivor)
-        loser.merged_into = survivor
-        loser.save(update_fields=["merged_into"])
+        survivor, loser, moved = _merge_into(
+            survivor=survivor, loser=loser, fills=PERSON_MERGE_FILLS
+        )
         timeline_record(
             kind="person.merged",
             summary=f"Merged {loser} (#{loser.pk}) into this record",
@@ -164,27 +183,16 @@ def person_merge(*, survivor: Person, loser: Person, actor: User | None = None) 
 
 def account_merge(*, survivor: Account, loser: Account, actor: User | None = None) -> Account:
     """Fold `loser` into `survivor`, keeping every domain, membership and event of both."""
-    if survivor.pk == loser.pk:
-        raise ValueError("cannot merge an account into itself")
     with transaction.atomic():
-        survivor = Account.objects.select_for_update().get(pk=survivor.pk)
-        loser = Account.objects.select_for_update().get(pk=loser.pk)
-        if loser.merged_into_id is not None:
-            raise ValueError(f"account {loser.pk} was already merged")
-        if survivor.merged_into_id is not None:
-            raise ValueError(f"account {survivor.pk} was merged into another record")
-        for field in ("industry", "employees", "country", "website", "description"):
-            if not getattr(survivor, field) and getattr(loser, field):
-                setattr(survivor, field, getattr(loser, field))
-        if loser.culture_notes:
+        survivor, loser, moved = _merge_into(
+            survivor=survivor, loser=loser, fills=ACCOUNT_MERGE_FILLS
+        )
+        if loser.culture_notes and loser.culture_notes != survivor.culture_notes:
+            # How each company decides is hard-won knowledge: keep both accounts' notes.
             survivor.culture_notes = "\n\n".join(
                 n for n in (survivor.culture_notes, loser.culture_notes) if n
             )
-        survivor.updated_at = clock.now()
-        survivor.save()
-        moved = _repoint_related(loser=loser, survivor=survivor)
-        loser.merged_into = survivor
-        loser.save(update_fields=["merged_into"])
+            survivor.save(update_fields=["culture_notes"])
         timeline_record(
             kind="account.merged",
             summary=f"Merged {loser.name} (#{loser.pk}) into this account",
