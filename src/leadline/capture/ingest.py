@@ -46,32 +46,18 @@ def form_spec(slug: str) -> FormSpec | None:
     cache_key = f"capture:form:{slug}"
     spec: FormSpec | None = cache.get(cache_key)
     if spec is None:
-        form = (
-            Form.objects.filter(slug=slug, is_active=True)
-            .values(
-                "id",
-                "fields",
-                "contact_box",
-                "consent_text",
-                "consent_required",
-                "allowed_origins",
-                "asset_id",
-            )
-            .first()
-        )
+        form = Form.objects.filter(slug=slug, is_active=True).first()
         if form is None:
             return None
         spec = FormSpec(
-            id=form["id"],
+            id=form.pk,
             slug=slug,
-            fields=form["fields"],
-            contact_box=form["contact_box"],
-            consent_text=form["consent_text"],
-            consent_required=form["consent_required"],
-            allowed_origins=tuple(
-                o.strip().rstrip("/") for o in form["allowed_origins"].split() if o.strip()
-            ),
-            has_asset=form["asset_id"] is not None,
+            fields=form.fields,
+            contact_box=form.contact_box,
+            consent_text=form.consent_text,
+            consent_required=form.consent_required,
+            allowed_origins=form.origins(),
+            has_asset=form.asset_id is not None,
         )
         cache.set(cache_key, spec, SPEC_CACHE_SECONDS)
     return spec

@@ -62,6 +62,10 @@ def validate_field_specs(value: Any) -> None:
         raise ValidationError("every form asks for an email address")
 
 
+def origin_allowed(allowed: tuple[str, ...], origin: str) -> bool:
+    return not allowed or origin.rstrip("/") in allowed
+
+
 class Asset(models.Model):
     """Gated content: a white paper, a report, a recording."""
 
@@ -112,9 +116,12 @@ class Form(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def origins(self) -> tuple[str, ...]:
+        """The sites that may embed this form; empty means any site."""
+        return tuple(origin.rstrip("/") for origin in self.allowed_origins.split())
+
     def origin_allowed(self, origin: str) -> bool:
-        allowed = [o.strip().rstrip("/") for o in self.allowed_origins.split() if o.strip()]
-        return not allowed or origin.rstrip("/") in allowed
+        return origin_allowed(self.origins(), origin)
 
 
 class SubmissionStatus(models.TextChoices):

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django_countries import countries
 
-from leadline.capture.models import MAX_FIELD_LENGTH, PERSON_FIELDS
+from leadline.capture.models import MAX_FIELD_LENGTH, PERSON_FIELDS, origin_allowed
 
 HONEYPOT_FIELD = "website_url"
 KEY_FIELD = "_key"
@@ -41,7 +41,7 @@ class FormSpec:
     has_asset: bool
 
     def origin_allowed(self, origin: str) -> bool:
-        return not self.allowed_origins or origin.rstrip("/") in self.allowed_origins
+        return origin_allowed(self.allowed_origins, origin)
 
 
 def _as_text(value: Any) -> str:
