@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "ninja",
     "leadline.core",
+    "leadline.notify",
     "leadline.capture",
     "leadline.web",
     "leadline.api",
@@ -209,6 +210,12 @@ CAPTURE_DOWNLOAD_LINK_MAX_AGE = _env_int("LEADLINE_DOWNLOAD_LINK_MAX_AGE", 7 * 2
 BEHIND_PROXY = _env_bool("LEADLINE_BEHIND_PROXY")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 25 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# Notifications: attempts before outgoing mail or a webhook delivery gives up; seconds a webhook
+# receiver has to answer.
+NOTIFY_MAIL_MAX_ATTEMPTS = _env_int("LEADLINE_MAIL_MAX_ATTEMPTS", 5)
+NOTIFY_WEBHOOK_MAX_ATTEMPTS = _env_int("LEADLINE_WEBHOOK_MAX_ATTEMPTS", 6)
+NOTIFY_WEBHOOK_TIMEOUT = _env_int("LEADLINE_WEBHOOK_TIMEOUT", 10)
 
 # A bare insert-one-row view for bench/capture.py to compare against; never on by default.
 BENCH_ENDPOINTS = _env_bool("LEADLINE_BENCH_ENDPOINTS")
