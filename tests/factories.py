@@ -30,8 +30,8 @@ def user(*, role: str = Role.SALES_REP, username: str | None = None, **extra: An
     )
 
 
-def team(*, name: str | None = None, manager: User | None = None) -> Team:
-    return Team.objects.create(name=name or f"Team {next(_seq)}", manager=manager)
+def team(*, name: str | None = None, manager: User | None = None, **extra: Any) -> Team:
+    return Team.objects.create(name=name or f"Team {next(_seq)}", manager=manager, **extra)
 
 
 def account(*, name: str | None = None, domain: str | None = None, **extra: Any) -> Account:

@@ -64,18 +64,26 @@ def serve(argv: Sequence[str]) -> int:
     return 0  # pragma: no cover - execv does not return
 
 
-def _sweep_forever(interval: float) -> None:
-    """Periodic safety nets: submissions that were never processed are queued again."""
-    from django.db import close_old_connections
-
+def _sweeps() -> None:
+    """The safety nets: nothing stored is left unprocessed, no request is left without an owner."""
     from leadline.capture.services import submissions_requeue_stale
+    from leadline.notify.services import notifications_requeue_overdue
+    from leadline.routing.services import unrouted_requests_assign
+
+    submissions_requeue_stale()
+    unrouted_requests_assign()
+    notifications_requeue_overdue()
+
+
+def _sweep_forever(interval: float) -> None:
+    import logging
+
+    from django.db import close_old_connections
 
     while True:
         try:
-            submissions_requeue_stale()
+            _sweeps()
         except Exception:  # a sweep must never kill the worker
-            import logging
-
             logging.getLogger("leadline.worker").exception("sweep failed")
         finally:
             close_old_connections()
@@ -91,12 +99,10 @@ def worker(argv: Sequence[str]) -> int:
     from django.core.management import call_command
 
     if args.batch:
-        from leadline.capture.services import submissions_requeue_stale
-
-        submissions_requeue_stale()
+        _sweeps()
         call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0")
         return 0
-    threading.Thread(target=_sweep_forever, args=(60.0,), daemon=True).start()
+    threading.Thread(target=_sweep_forever, args=(10.0,), daemon=True).start()
     call_command("db_worker", "--interval", str(args.interval), "--no-startup-delay")
     return 0
 

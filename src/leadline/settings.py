@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "leadline.core",
     "leadline.notify",
     "leadline.capture",
+    "leadline.routing",
     "leadline.web",
     "leadline.api",
     "leadline.demo",
@@ -210,6 +211,15 @@ CAPTURE_DOWNLOAD_LINK_MAX_AGE = _env_int("LEADLINE_DOWNLOAD_LINK_MAX_AGE", 7 * 2
 BEHIND_PROXY = _env_bool("LEADLINE_BEHIND_PROXY")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 25 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# What happens to a request once capture has made it: dotted paths of functions taking
+# `request_id=`, each its own transaction and idempotent. Capture knows no app further down the
+# lead's flow; this list is where the flow is joined up.
+CAPTURE_REQUEST_HANDLERS = ["leadline.routing.services.request_route_new"]
+
+# Routing.
+ROUTING_RELATIONSHIP_CAP = _env_int("LEADLINE_RELATIONSHIP_CAP", 150)
+ROUTING_DEFAULT_TEAM = os.environ.get("LEADLINE_DEFAULT_TEAM", "")
 
 # Notifications: attempts before outgoing mail or a webhook delivery gives up; seconds a webhook
 # receiver has to answer.

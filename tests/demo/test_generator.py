@@ -44,6 +44,13 @@ from leadline.core.models import (
 from leadline.demo import DEMO_LOGINS, DEMO_PASSWORD, banks
 from leadline.demo.generator import demo_plan
 from leadline.demo.pdf import TITLE, white_paper_pdf
+from leadline.routing.models import (
+    Assignment,
+    Ownership,
+    RequestRouting,
+    RoutingRule,
+    Touch,
+)
 from tests import factories
 
 UNTIL = "2025-06-01"
@@ -186,6 +193,11 @@ def snapshot() -> dict[str, list[str]]:
 
 def wipe() -> None:
     for model in (
+        Touch,
+        Assignment,
+        RequestRouting,
+        Ownership,
+        RoutingRule,
         TimelineEvent,
         AuditEntry,
         Consent,

@@ -6,9 +6,11 @@ import datetime as dt
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils.module_loading import import_string
 
 from leadline.capture.models import (
     Asset,
@@ -276,14 +278,15 @@ def submission_process(*, submission_id: int) -> Submission:
     return submission
 
 
-def submission_process_or_record_failure(*, submission_id: int) -> None:
+def submission_process_or_record_failure(*, submission_id: int) -> int | None:
     """Process; on failure keep the raw submission, note the error and raise so the task fails.
+    Returns the request the submission made.
 
     A failed submission is retried by `submissions_requeue_stale`; nothing is half-written,
     because processing is one transaction.
     """
     try:
-        submission_process(submission_id=submission_id)
+        submission = submission_process(submission_id=submission_id)
     except Exception as exc:
         Submission.objects.filter(pk=submission_id).update(
             status=SubmissionStatus.FAILED,
@@ -292,8 +295,21 @@ def submission_process_or_record_failure(*, submission_id: int) -> None:
         )
         logger.exception("submission %s failed; it will be retried", submission_id)
         raise
-    else:
-        Submission.objects.filter(pk=submission_id).update(attempts=F("attempts") + 1)
+    Submission.objects.filter(pk=submission_id).update(attempts=F("attempts") + 1)
+    return Request.objects.filter(submission=submission).values_list("pk", flat=True).first()
+
+
+def request_handlers_run(*, request_id: int) -> None:
+    """Hand a new request to the rest of the lead's flow (settings.CAPTURE_REQUEST_HANDLERS).
+
+    Each step is its own transaction and idempotent; one that fails is logged and left to the
+    worker's sweeps, so a later step still runs and the request itself is never lost.
+    """
+    for path in settings.CAPTURE_REQUEST_HANDLERS:
+        try:
+            import_string(path)(request_id=request_id)
+        except Exception:
+            logger.exception("%s failed for request %s; the sweep will retry", path, request_id)
 
 
 def submissions_requeue_stale(*, older_than: dt.timedelta = STALE_AFTER) -> int:

@@ -26,6 +26,11 @@ class Team(models.Model):
     )
     time_zone = models.CharField(max_length=64, default="UTC")
     country = models.CharField(max_length=2, blank=True, help_text="ISO country for holidays")
+    working_hours = models.CharField(
+        max_length=200,
+        default="Mon-Fri 09:00-17:00",
+        help_text='In the team\'s time zone, e.g. "Mon-Fri 09:00-12:30, 13:30-17:30"',
+    )
 
     def __str__(self) -> str:
         return self.name
@@ -37,6 +42,12 @@ class User(AbstractUser):
         Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
     )
     time_zone = models.CharField(max_length=64, default="UTC")
+    accepts_new_leads = models.BooleanField(
+        default=True, help_text="Off: routing skips this person (a pause, not an absence)"
+    )
+    relationship_cap = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Most active relationships; empty: the default (150)"
+    )
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username

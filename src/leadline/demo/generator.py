@@ -35,6 +35,7 @@ from leadline.capture.services import (
     asset_create,
     asset_download_record,
     form_save,
+    request_handlers_run,
     submission_process,
 )
 from leadline.capture.validation import FormSpec, submission_clean
@@ -53,6 +54,7 @@ from leadline.core.services import person_update
 from leadline.demo import DEMO_LOGINS, DEMO_PASSWORD, banks
 from leadline.demo.pdf import TITLE as WHITE_PAPER_TITLE
 from leadline.demo.pdf import white_paper_pdf
+from leadline.routing.models import RoutingRule
 
 T = TypeVar("T")
 _NOT_YET = dt.datetime.min.replace(tzinfo=dt.UTC)
@@ -748,6 +750,20 @@ def _ensure_sellers(plan: DemoPlan) -> dict[str, User]:
             if teams[name].manager_id is None:
                 teams[name].manager = users[manager]
                 teams[name].save(update_fields=["manager"])
+        for region in ("Americas", "EMEA"):
+            countries = sorted(c for c, v in banks.COUNTRIES.items() if v[3] == region)
+            RoutingRule.objects.get_or_create(
+                name=f"{region} by country",
+                defaults={
+                    "team": teams[f"Inside Sales {region}"],
+                    "position": 10 if region == "Americas" else 20,
+                    "conditions": [{"field": "country", "op": "in", "value": countries}],
+                },
+            )
+        RoutingRule.objects.get_or_create(
+            name="Everyone else",
+            defaults={"team": teams["Inside Sales EMEA"], "position": 900, "conditions": []},
+        )
     return users
 
 
@@ -838,8 +854,10 @@ def _store_person(
 
 
 def _process(submission_id: int, found: list[Person]) -> None:
-    person = submission_process(submission_id=submission_id).person
+    processed = submission_process(submission_id=submission_id)
+    person = processed.person
     assert person is not None
+    request_handlers_run(request_id=processed.request.pk)
     if not found:
         found.append(person)
 
