@@ -16,7 +16,7 @@ def test_help_lists_our_commands() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "leadline.cli", "--help"], capture_output=True, text=True, check=True
     )
-    for command in ("demo", "serve", "worker", "demo-data", "token", "doctor"):
+    for command in ("demo", "serve", "worker", "demo-data", "token", "doctor", "leaks"):
         assert f"  {command} " in result.stdout
     assert "Django's management commands" in result.stdout
 

@@ -20,6 +20,7 @@ OURS = {
     "demo-data": "generate deterministic demo data (--people N --seed S)",
     "token": "create an API token for a user (--user NAME)",
     "doctor": "check configuration, database, mail and background work",
+    "leaks": "list every open request without an owner or a first-touch deadline (exit 1 if any)",
 }
 
 
