@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 
 from leadline.capture.models import Request, RequestStatus
 from leadline.core import clock
@@ -99,9 +99,13 @@ def relationship_cap(user: User) -> int:
     return user.relationship_cap or settings.ROUTING_RELATIONSHIP_CAP
 
 
+def _relationships() -> QuerySet[Ownership]:
+    """Active relationships: people a seller currently owns and must keep up with."""
+    return Ownership.objects.filter(ended_at__isnull=True, person__isnull=False)
+
+
 def active_relationships(user: User) -> int:
-    """People this seller currently owns: the relationships they must keep up."""
-    return Ownership.objects.filter(owner=user, ended_at__isnull=True, person__isnull=False).count()
+    return _relationships().filter(owner=user).count()
 
 
 OFF_HOURS = "outside working hours"
@@ -143,8 +147,17 @@ def _fairest(candidates: list[User], *, at: dt.datetime) -> User:
         .values_list("owner", "n")
     )
 
+    # One grouped count for everyone, not a count per candidate.
+    loads = dict(
+        _relationships()
+        .filter(owner__in=candidates)
+        .values("owner")
+        .annotate(n=Count("id"))
+        .values_list("owner", "n")
+    )
+
     def score(user: User) -> tuple[float, int]:
-        free = max(relationship_cap(user) - active_relationships(user), 1)
+        free = max(relationship_cap(user) - loads.get(user.pk, 0), 1)
         return ((recent.get(user.pk, 0) + 1) / free, user.pk)
 
     return min(candidates, key=score)
