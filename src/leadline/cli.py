@@ -69,10 +69,11 @@ def _sweeps() -> None:
     """The safety nets: nothing stored is left unprocessed, no request is left without an owner."""
     from leadline.capture.services import submissions_requeue_stale
     from leadline.notify.services import notifications_requeue_overdue
-    from leadline.routing.services import unrouted_requests_assign
+    from leadline.routing.services import owners_unavailable_reassign, unrouted_requests_assign
 
     submissions_requeue_stale()
     unrouted_requests_assign()
+    owners_unavailable_reassign()
     notifications_requeue_overdue()
 
 
@@ -91,6 +92,37 @@ def _sweep_forever(interval: float) -> None:
         time.sleep(interval)
 
 
+# The longest the timer loop sleeps: a step added or a clock moved is seen within this.
+TIMERS_MAX_SLEEP = 0.5
+
+
+def _timers_forever() -> None:
+    """Do each escalation step when it falls due: sleep until the next one (or a little while,
+    to notice new ones), never on a minute-granular cron."""
+    import logging
+
+    from django.db import close_old_connections
+
+    from leadline.core import clock
+    from leadline.routing.selectors import timer_next_due
+    from leadline.routing.services import timers_fire_due
+
+    batch = 200
+    while True:
+        wait = TIMERS_MAX_SLEEP
+        try:
+            if timers_fire_due(limit=batch) == batch:
+                continue  # more are due: no sleep
+            next_due = timer_next_due()
+            if next_due is not None:
+                wait = min(wait, max((next_due - clock.now()).total_seconds(), 0.0))
+        except Exception:  # a failed step must never stop the others
+            logging.getLogger("leadline.worker").exception("escalation timers failed")
+        finally:
+            close_old_connections()
+        time.sleep(wait)
+
+
 def worker(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="leadline worker", description=OURS["worker"])
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between polls")
@@ -100,10 +132,15 @@ def worker(argv: Sequence[str]) -> int:
     from django.core.management import call_command
 
     if args.batch:
+        from leadline.routing.services import timers_fire_due
+
         _sweeps()
+        while timers_fire_due():
+            pass
         call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0")
         return 0
     threading.Thread(target=_sweep_forever, args=(10.0,), daemon=True).start()
+    threading.Thread(target=_timers_forever, daemon=True).start()
     call_command("db_worker", "--interval", str(args.interval), "--no-startup-delay")
     return 0
 

@@ -216,6 +216,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # `request_id=`, each its own transaction and idempotent. Capture knows no app further down the
 # lead's flow; this list is where the flow is joined up.
 CAPTURE_REQUEST_HANDLERS = ["leadline.routing.services.request_route_new"]
+# Told when a mail to a prospect was sent or given up on (notify must not import the lead's flow).
+NOTIFY_MAIL_OUTCOME_HANDLERS = ["leadline.routing.services.request_mail_outcome"]
 
 # Routing.
 ROUTING_RELATIONSHIP_CAP = _env_int("LEADLINE_RELATIONSHIP_CAP", 150)

@@ -4,56 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
-from leadline.capture.models import Request, RequestKind
+from leadline.capture.models import Request
 from leadline.core import clock
-from leadline.core.models import Role, Team, TimelineEvent, User
+from leadline.core.models import Team, TimelineEvent, User
 from leadline.routing import services
 from leadline.routing.models import Absence, Assignment, Ownership, Queue, RoutingRule
 from leadline.routing.selectors import leaks
 from tests import factories
+from tests.routing.conftest import MONDAY_10, new_request, owner_of
 
-pytestmark = pytest.mark.django_db
-
-MONDAY_10 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
-FRIDAY_20 = dt.datetime(2026, 11, 27, 20, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def monday_morning() -> Iterator[None]:
-    with clock.frozen_at(MONDAY_10):
-        yield
-
-
-@pytest.fixture
-def emea() -> Team:
-    manager = factories.user(role=Role.SALES_MANAGER, username="sam")
-    team = factories.team(name="EMEA", manager=manager)
-    for name in ("rita", "tom"):
-        factories.user(role=Role.SALES_REP, username=name, team=team)
-    RoutingRule.objects.create(
-        name="Germany and Austria",
-        team=team,
-        conditions=[{"field": "country", "op": "in", "value": ["DE", "AT"]}],
-    )
-    return team
-
-
-def new_request(*, country: str = "DE", kind: str = RequestKind.CONTACT, **extra: Any) -> Request:
-    person = factories.person(country=country)
-    return factories.person_request(
-        person=person, kind=kind, wants_contact=True, created_at=clock.now(), **extra
-    )
-
-
-def owner_of(request: Request) -> User | None:
-    request.refresh_from_db()
-    return request.routing.owner
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("monday_morning")]
 
 
 def test_a_matching_rule_gives_one_owner_a_deadline_and_a_reason(emea: Team) -> None:
@@ -156,7 +122,7 @@ def test_a_touch_meets_the_deadline_and_a_call_needs_its_outcome(emea: Team) -> 
     request = new_request()
     services.request_assign(request_id=request.pk)
     rep = owner_of(request)
-    with pytest.raises(ValueError, match="outcome"):
+    with pytest.raises(ValidationError, match="outcome"):
         services.touch_record(request=request, user=rep, kind="call")
     services.touch_record(request=request, user=rep, kind="call", outcome="voicemail")
     request.refresh_from_db()

@@ -33,6 +33,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils.module_loading import import_string
 
 from leadline.core import clock
 from leadline.core.models import Person, User
@@ -323,9 +324,19 @@ def _mail_error_is_permanent(exc: Exception) -> bool:
     return not isinstance(exc, OSError)
 
 
-def _mail_on_timeline(mail: OutgoingMail) -> None:
+def _mail_done(mail: OutgoingMail) -> None:
+    """A mail to a prospect was sent or given up on: the timeline shows it, and the steps of the
+    lead's flow that care (settings.NOTIFY_MAIL_OUTCOME_HANDLERS: a sent mail is a touch, one
+    that cannot be delivered escalates) hear of it, in the same transaction."""
     if mail.person is None:
         return
+    _mail_on_timeline(mail)
+    for path in settings.NOTIFY_MAIL_OUTCOME_HANDLERS:
+        import_string(path)(mail=mail)
+
+
+def _mail_on_timeline(mail: OutgoingMail) -> None:
+    assert mail.person is not None
     data = {"mail_id": mail.pk, "reason": mail.reason, "subject_ref": mail.subject_ref}
     if mail.status == SendStatus.SENT:
         timeline_record(
@@ -349,7 +360,7 @@ def mail_deliver(*, mail_id: int) -> OutgoingMail | None:
     nothing to do: already sent or given up, not due yet, or another attempt under way."""
     retries = _mail_retries()
     rows = OutgoingMail.objects.select_related("person")
-    mail = _claim(rows, mail_id, retries=retries, on_done=_mail_on_timeline)
+    mail = _claim(rows, mail_id, retries=retries, on_done=_mail_done)
     if mail is None:
         return None
     error: str | None = None
@@ -368,7 +379,7 @@ def mail_deliver(*, mail_id: int) -> OutgoingMail | None:
         error=error,
         permanent=permanent,
         fields={"sent_at": clock.now()} if error is None else None,
-        on_done=_mail_on_timeline,
+        on_done=_mail_done,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.db import models
@@ -177,3 +178,71 @@ class Touch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} with {self.person}"
+
+
+class EscalationLadder(models.Model):
+    """A team's steps when a first touch is late. Times after the deadline are business time in
+    the team's hours; the reminder is wall time before it. An empty step is skipped."""
+
+    team = models.OneToOneField(Team, on_delete=models.CASCADE, related_name="escalation_ladder")
+    remind_before = models.DurationField(
+        null=True, blank=True, default=dt.timedelta(minutes=15), help_text="remind the owner"
+    )
+    reassign_after = models.DurationField(
+        null=True, blank=True, default=dt.timedelta(hours=1), help_text="give it to the next rep"
+    )
+    fallback_after = models.DurationField(
+        null=True, blank=True, default=dt.timedelta(hours=4), help_text="to the fallback queue"
+    )
+    calls_without_contact = models.PositiveSmallIntegerField(
+        default=3, help_text="call attempts without reaching them before the manager hears"
+    )
+    updated_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reassign_after__isnull=True)
+                | Q(fallback_after__isnull=True)
+                | Q(fallback_after__gt=models.F("reassign_after")),
+                name="ladder_fallback_after_reassign",
+            ),
+            models.CheckConstraint(
+                condition=Q(calls_without_contact__gte=1), name="ladder_calls_at_least_one"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"escalation for {self.team}"
+
+
+class Step(models.TextChoices):
+    REMIND = "remind", "Reminder to the owner"
+    BREACH = "breach", "Deadline missed: the manager hears"
+    REASSIGN = "reassign", "Reassigned to the next rep"
+    FALLBACK = "fallback", "Moved to the fallback queue"
+
+
+class Timer(models.Model):
+    """One step of a request's escalation ladder, due at `due_at`. The worker does each once:
+    `done_at` is set in the same transaction as the step's effects, or when it is no longer
+    needed (the person was touched, the request closed)."""
+
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="timers")
+    step = models.CharField(max_length=20, choices=Step.choices)
+    due_at = models.DateTimeField()
+    done_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["request", "step"], name="one_timer_per_step"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["due_at"], condition=Q(done_at__isnull=True), name="timer_pending_due"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_step_display()} for request {self.request_id} at {self.due_at}"

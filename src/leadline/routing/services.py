@@ -4,25 +4,35 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import zoneinfo
 from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, QuerySet
+from django.urls import reverse
+from django.utils import timezone
 
 from leadline.capture.models import Request, RequestStatus
 from leadline.core import clock
 from leadline.core.models import Role, Team, User
-from leadline.core.services import timeline_record
+from leadline.core.services import audit_record, timeline_record
+from leadline.notify.models import OutgoingMail, SendStatus
+from leadline.notify.services import notify_user, webhook_publish
 from leadline.routing.business_hours import WorkingHours, first_touch_due
 from leadline.routing.models import (
     Absence,
     Assignment,
+    CallOutcome,
+    EscalationLadder,
     Ownership,
     Queue,
     RequestRouting,
     RoutingRule,
+    Step,
+    Timer,
     Touch,
     TouchKind,
 )
@@ -220,12 +230,14 @@ def _choose(request: Request, *, at: dt.datetime, exclude: Iterable[int] = ()) -
             owner = _fairest(later_today, at=at)
             return Choice(owner, team, rule, Queue.OWNER, f"{why}; nobody in hours now", skipped)
 
-    manager = (team.manager if team else None) or User.objects.filter(
-        role=Role.SALES_MANAGER, is_active=True
-    ).order_by("pk").first()
-    if manager is not None and not manager.is_active:
-        manager = None
-    return Choice(manager, team, rule, Queue.FALLBACK, "nobody could take it", skipped)
+    return Choice(team_manager(team), team, rule, Queue.FALLBACK, "nobody could take it", skipped)
+
+
+def team_manager(team: Team | None) -> User | None:
+    """Who answers for the team: its manager, or else the first active sales manager."""
+    if team is not None and team.manager is not None and team.manager.is_active:
+        return team.manager
+    return User.objects.filter(role=Role.SALES_MANAGER, is_active=True).order_by("pk").first()
 
 
 def _describe(choice: Choice) -> str:
@@ -246,9 +258,14 @@ def request_assign(
     actor: User | None = None,
     exclude: Iterable[int] = (),
     reason: str = "",
+    fallback: bool = False,
 ) -> Assignment | None:
     """Give the request one owner and a first-touch deadline. Idempotent for a new request:
-    one already routed is left alone unless `reason` says why it moves (reassignment)."""
+    one already routed is left alone unless `reason` says why it moves (reassignment).
+    `fallback` sends it straight to the fallback queue (the last step of the ladder).
+
+    The new holder hears of it (inbox and mail), on commit. A new request also gets the timers
+    of its team's escalation ladder."""
     at = clock.now()
     with transaction.atomic():
         request = (
@@ -259,7 +276,11 @@ def request_assign(
         routing = RequestRouting.objects.filter(request=request).first()
         if routing is not None and not reason:
             return None
-        choice = _choose(request, at=at, exclude=exclude)
+        if fallback:
+            team = routing.team if routing else None
+            choice = Choice(team_manager(team), team, None, Queue.FALLBACK, "fallback", [])
+        else:
+            choice = _choose(request, at=at, exclude=exclude)
         summary = _describe(choice)
         assignment = Assignment.objects.create(
             request=request,
@@ -272,24 +293,29 @@ def request_assign(
             at=at,
             actor=actor,
         )
-        due = routing.first_touch_due if routing else None
-        if routing is None and request.status == RequestStatus.OPEN:
-            due = first_touch_due(
-                received_at=request.created_at,
-                kind=request.kind,
-                wants_contact=request.wants_contact,
-                hours=team_hours(choice.team),
+        if routing is None:
+            due = None
+            if request.status == RequestStatus.OPEN:
+                due = first_touch_due(
+                    received_at=request.created_at,
+                    kind=request.kind,
+                    wants_contact=request.wants_contact,
+                    hours=team_hours(choice.team),
+                )
+            routing = RequestRouting.objects.create(
+                request=request,
+                team=choice.team,
+                owner=choice.owner,
+                queue=choice.queue,
+                assigned_at=at,
+                first_touch_due=due,
             )
-        RequestRouting.objects.update_or_create(
-            request=request,
-            defaults={
-                "team": choice.team,
-                "owner": choice.owner,
-                "queue": choice.queue,
-                "assigned_at": at,
-                "first_touch_due": due,
-            },
-        )
+            if due is not None:
+                _timers_plan(request=request, due=due, team=choice.team)
+        else:
+            routing.team, routing.owner = choice.team, choice.owner
+            routing.queue, routing.assigned_at = choice.queue, at
+            routing.save(update_fields=["team", "owner", "queue", "assigned_at"])
         if choice.owner is not None and choice.queue == Queue.OWNER:
             _ownership_take(owner=choice.owner, request=request, at=at)
         timeline_record(
@@ -304,11 +330,41 @@ def request_assign(
                 "assignment_id": assignment.pk,
                 "owner_id": choice.owner.pk if choice.owner else None,
                 "queue": choice.queue,
-                "first_touch_due": due.isoformat() if due else None,
+                "first_touch_due": routing.first_touch_due.isoformat()
+                if routing.first_touch_due
+                else None,
                 "skipped": choice.skipped,
             },
         )
+        if choice.owner is not None and request.status == RequestStatus.OPEN:
+            _holder_notify(request=request, routing=routing, holder=choice.owner, reason=reason)
     return assignment
+
+
+def _holder_notify(*, request: Request, routing: RequestRouting, holder: User, reason: str) -> None:
+    label = request_label(request)
+    if routing.queue == Queue.FALLBACK:
+        title = f"In your fallback queue: {label}"
+    elif reason:
+        title = f"Reassigned to you: {label}"
+    else:
+        title = f"New request: {label}"
+    lines = [f"{label} — {request.get_kind_display().lower()}."]
+    if request.message:
+        lines.append(f"In their words: “{request.message[:300]}”")
+    if routing.first_touched_at is None and routing.first_touch_due is not None:
+        lines.append(f"First touch due {local_time(routing.first_touch_due, holder)}.")
+    if reason:
+        lines.append(f"Why: {reason}.")
+    notify_user(
+        user=holder,
+        kind="request.assigned",
+        title=title,
+        body="\n".join(lines),
+        link=person_link(request.person_id),
+        person=request.person,
+        subject_ref=f"request:{request.pk}",
+    )
 
 
 def _ownership_take(*, owner: User, request: Request, at: dt.datetime) -> None:
@@ -343,9 +399,15 @@ def touch_record(
     note: str = "",
     at: dt.datetime | None = None,
 ) -> Touch:
-    """A real attempt to reach the person; the first one on a request meets its deadline."""
-    if kind == TouchKind.CALL and not outcome:
-        raise ValueError("a call attempt needs its outcome")
+    """A real attempt to reach the person; the first one meets the deadline of each of their
+    open requests and settles the steps still waiting on it. The N-th call without reaching
+    them tells the owner and the manager (the team's ladder says N)."""
+    if kind not in TouchKind.values:
+        raise ValidationError({"kind": f"Unknown kind of touch: {kind!r}"})
+    if kind == TouchKind.CALL and outcome not in CallOutcome.values:
+        raise ValidationError({"outcome": "A call attempt needs its outcome."})
+    if kind != TouchKind.CALL and outcome:
+        raise ValidationError({"outcome": "Only a call attempt has an outcome."})
     at = at or clock.now()
     with transaction.atomic():
         touch = Touch.objects.create(
@@ -357,23 +419,51 @@ def touch_record(
             note=note,
             at=at,
         )
-        RequestRouting.objects.filter(
+        waiting = RequestRouting.objects.filter(
             request__person=request.person,
             request__status=RequestStatus.OPEN,
             first_touched_at__isnull=True,
-        ).update(first_touched_at=at)
+        )
+        Timer.objects.filter(request__in=waiting.values("request"), done_at__isnull=True).update(
+            done_at=at, outcome="not needed: touched"
+        )
+        waiting.update(first_touched_at=at)
         label = TouchKind(kind).label
         if outcome:
             label += f": {touch.get_outcome_display().lower()}"
         timeline_record(
             kind="touch.recorded",
-            summary=label,
+            summary=label + (f" — {note}" if note else ""),
             person=request.person,
             actor=user,
             occurred_at=at,
             data={"touch_id": touch.pk, "request_id": request.pk, "kind": kind, "outcome": outcome},
         )
+        if kind == TouchKind.CALL and outcome != CallOutcome.CONNECTED:
+            _calls_without_contact_check(request=request, at=at)
     return touch
+
+
+def _calls_without_contact_check(*, request: Request, at: dt.datetime) -> None:
+    calls = Touch.objects.filter(request=request, kind=TouchKind.CALL)
+    if calls.filter(outcome=CallOutcome.CONNECTED).exists():
+        return
+    routing = RequestRouting.objects.select_related("team", "owner").get(request=request)
+    needed = team_ladder(routing.team).calls_without_contact
+    # Exactly the N-th, so the signal goes out once.
+    if calls.count() != needed:
+        return
+    label = request_label(request)
+    summary = f"{needed} call attempts without reaching {label}"
+    _escalate(
+        request=request,
+        routing=routing,
+        kind="escalation.no_contact",
+        title=f"No contact after {needed} calls: {label}",
+        summary=summary,
+        body=f"{summary}. Try another channel or another number, or hand it on.",
+        at=at,
+    )
 
 
 def unrouted_requests_assign() -> int:
@@ -386,3 +476,361 @@ def unrouted_requests_assign() -> int:
     for request_id in ids:
         request_assign(request_id=request_id)
     return len(ids)
+
+
+# Escalation: the ladder's timers and the failure signals ---------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Ladder:
+    remind_before: dt.timedelta | None
+    reassign_after: dt.timedelta | None
+    fallback_after: dt.timedelta | None
+    calls_without_contact: int
+
+
+DEFAULT_LADDER = Ladder(
+    remind_before=dt.timedelta(minutes=15),
+    reassign_after=dt.timedelta(hours=1),
+    fallback_after=dt.timedelta(hours=4),
+    calls_without_contact=3,
+)
+
+
+def team_ladder(team: Team | None) -> Ladder:
+    row = EscalationLadder.objects.filter(team=team).first() if team is not None else None
+    if row is None:
+        return DEFAULT_LADDER
+    return Ladder(
+        remind_before=row.remind_before,
+        reassign_after=row.reassign_after,
+        fallback_after=row.fallback_after,
+        calls_without_contact=row.calls_without_contact,
+    )
+
+
+def request_label(request: Request) -> str:
+    person = str(request.person)
+    return f"{person} ({request.account.name})" if request.account else person
+
+
+def person_link(person_id: int) -> str:
+    return reverse("web:person", args=[person_id])
+
+
+def local_time(moment: dt.datetime, user: User | None) -> str:
+    """A moment as the user reads it: in their own time zone, else their team's, else UTC."""
+    name = (user.time_zone or (user.team.time_zone if user.team else "")) if user else ""
+    try:
+        zone: dt.tzinfo = zoneinfo.ZoneInfo(name) if name else dt.UTC
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = dt.UTC
+    local = timezone.localtime(moment, zone)
+    return f"{local:%a %d %b %H:%M} {local.tzname()}"
+
+
+def _timers_plan(*, request: Request, due: dt.datetime, team: Team | None) -> None:
+    """The ladder's steps for a new request, as rows the worker will find when they are due."""
+    ladder, hours = team_ladder(team), team_hours(team)
+    steps: list[tuple[str, dt.datetime]] = [(Step.BREACH, due)]
+    if ladder.remind_before is not None and due - ladder.remind_before > request.created_at:
+        steps.append((Step.REMIND, due - ladder.remind_before))
+    if ladder.reassign_after is not None:
+        steps.append((Step.REASSIGN, hours.add_business_time(due, ladder.reassign_after)))
+    if ladder.fallback_after is not None:
+        steps.append((Step.FALLBACK, hours.add_business_time(due, ladder.fallback_after)))
+    Timer.objects.bulk_create(
+        [Timer(request=request, step=step, due_at=due_at) for step, due_at in steps],
+        ignore_conflicts=True,
+    )
+
+
+def _escalate(
+    *,
+    request: Request,
+    routing: RequestRouting,
+    kind: str,
+    title: str,
+    summary: str,
+    body: str,
+    at: dt.datetime,
+    tell_owner: bool = True,
+) -> list[User]:
+    """Tell the manager (and the owner) about a step that failed; put it on the timeline and on
+    the webhooks. Returns who was told."""
+    manager = team_manager(routing.team)
+    told: list[User] = []
+    for user in (manager, routing.owner if tell_owner else None):
+        if user is None or user in told or not user.is_active:
+            continue
+        notify_user(
+            user=user,
+            kind=kind,
+            title=title,
+            body=body,
+            link=person_link(request.person_id),
+            person=request.person,
+            subject_ref=f"request:{request.pk}",
+        )
+        told.append(user)
+    names = " and ".join(str(u) for u in told) or "nobody (no active manager)"
+    timeline_record(
+        kind=kind,
+        summary=f"{summary}; told {names}",
+        person=request.person,
+        account=request.account,
+        occurred_at=at,
+        data={"request_id": request.pk, "told": [u.pk for u in told]},
+    )
+    webhook_publish(
+        kind=kind,
+        payload={
+            "request_id": request.pk,
+            "person_id": request.person_id,
+            "owner": str(routing.owner) if routing.owner else None,
+            "first_touch_due": routing.first_touch_due,
+            "at": at,
+        },
+        text=f"{title} — {summary}"[:500],
+    )
+    return told
+
+
+def _step_remind(*, request: Request, routing: RequestRouting, at: dt.datetime) -> str:
+    owner = routing.owner
+    if owner is None or routing.queue != Queue.OWNER or routing.first_touch_due is None:
+        return "skipped: nobody to remind"
+    if at >= routing.first_touch_due:
+        return "skipped: the deadline has passed (the clock jumped)"
+    due = local_time(routing.first_touch_due, owner)
+    label = request_label(request)
+    notify_user(
+        user=owner,
+        kind="escalation.reminder",
+        title=f"First touch due {due}: {label}",
+        body=f"{label} is waiting for a first touch (a call, a mail, a meeting) by {due}.",
+        link=person_link(request.person_id),
+        person=request.person,
+        subject_ref=f"request:{request.pk}",
+    )
+    timeline_record(
+        kind="escalation.reminder",
+        summary=f"Reminded {owner}: first touch due {local_time(routing.first_touch_due, None)}",
+        person=request.person,
+        account=request.account,
+        occurred_at=at,
+        data={"request_id": request.pk, "owner_id": owner.pk},
+    )
+    return f"reminded {owner}"
+
+
+def _step_breach(*, request: Request, routing: RequestRouting, at: dt.datetime) -> str:
+    assert routing.first_touch_due is not None
+    label = request_label(request)
+    owner = routing.owner
+    due = local_time(routing.first_touch_due, None)
+    summary = f"First-touch deadline missed ({due}) by {owner or 'nobody'}"
+    told = _escalate(
+        request=request,
+        routing=routing,
+        kind="escalation.breach",
+        title=f"Missed first-touch deadline: {label}",
+        summary=summary,
+        body=(
+            f"{label} asked for {request.get_kind_display().lower()} on "
+            f"{local_time(request.created_at, None)}. The first touch was due {due} "
+            f"({owner or 'no owner'}); nobody has reached them yet."
+        ),
+        at=at,
+    )
+    return "told " + (", ".join(str(u) for u in told) or "nobody")
+
+
+def _step_reassign(*, request: Request, routing: RequestRouting, at: dt.datetime) -> str:
+    if routing.queue == Queue.FALLBACK:
+        return "skipped: already in the fallback queue"
+    tried = set(
+        Assignment.objects.filter(request=request, owner__isnull=False).values_list(
+            "owner", flat=True
+        )
+    )
+    assignment = request_assign(
+        request_id=request.pk, exclude=tried, reason="First touch overdue; handed on"
+    )
+    assert assignment is not None
+    return f"now with {assignment.owner or 'nobody'} ({assignment.get_queue_display()})"
+
+
+def _step_fallback(*, request: Request, routing: RequestRouting, at: dt.datetime) -> str:
+    if routing.queue == Queue.FALLBACK:
+        return "skipped: already in the fallback queue"
+    assignment = request_assign(request_id=request.pk, reason="Still no first touch", fallback=True)
+    assert assignment is not None
+    return f"fallback queue, held by {assignment.owner or 'nobody'}"
+
+
+STEPS = {
+    Step.REMIND: _step_remind,
+    Step.BREACH: _step_breach,
+    Step.REASSIGN: _step_reassign,
+    Step.FALLBACK: _step_fallback,
+}
+
+
+def timer_fire(*, timer_id: int) -> Timer | None:
+    """Do one due step, once: the timer row is locked and marked done in the same transaction
+    as the step's effects. None when there was nothing to do (not due, done, or another worker
+    holds it)."""
+    at = clock.now()
+    with transaction.atomic():
+        timer = (
+            Timer.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("request__person", "request__account")
+            .filter(pk=timer_id, done_at__isnull=True, due_at__lte=at)
+            .first()
+        )
+        if timer is None:
+            return None
+        request = timer.request
+        routing = (
+            RequestRouting.objects.select_for_update(of=("self",))
+            .select_related("owner", "team")
+            .filter(request=request)
+            .first()
+        )
+        if request.status != RequestStatus.OPEN:
+            outcome = "not needed: the request is closed"
+        elif routing is None:
+            outcome = "not needed: never routed"
+        elif routing.first_touched_at is not None:
+            outcome = "not needed: touched"
+        else:
+            outcome = STEPS[Step(timer.step)](request=request, routing=routing, at=at)
+        timer.done_at, timer.outcome = at, outcome[:300]
+        timer.save(update_fields=["done_at", "outcome"])
+    return timer
+
+
+def timers_fire_due(*, limit: int = 200) -> int:
+    """Do every step that is due now, oldest first, at most `limit`; how many were done."""
+    ids = list(
+        Timer.objects.filter(done_at__isnull=True, due_at__lte=clock.now())
+        .order_by("due_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return sum(timer_fire(timer_id=pk) is not None for pk in ids)
+
+
+def _unavailable_routings(*, at: dt.datetime, user: User | None = None) -> list[RequestRouting]:
+    open_routings = RequestRouting.objects.filter(request__status=RequestStatus.OPEN)
+    if user is not None:
+        open_routings = open_routings.filter(owner=user)
+    deactivated = open_routings.filter(owner__is_active=False)
+    away = open_routings.filter(
+        queue=Queue.OWNER,
+        first_touched_at__isnull=True,
+        owner__absences__starts_at__lte=at,
+        owner__absences__ends_at__gt=at,
+    )
+    return list((deactivated | away).select_related("owner").distinct()[:500])
+
+
+def owners_unavailable_reassign(*, user: User | None = None) -> int:
+    """Hand on every open request whose owner is deactivated, and every one still waiting for
+    its first touch whose owner is away now. The worker's sweep runs it; so do the services that
+    deactivate someone or record an absence. Returns how many moved."""
+    at = clock.now()
+    moved = 0
+    for routing in _unavailable_routings(at=at, user=user):
+        owner = routing.owner
+        assert owner is not None
+        why = "deactivated" if not owner.is_active else "away"
+        request_assign(
+            request_id=routing.request_id,
+            exclude=[owner.pk],
+            reason=f"{owner} is {why}; handed on",
+        )
+        moved += 1
+    return moved
+
+
+def user_deactivate(*, user: User, actor: User | None) -> int:
+    """Deactivate a user; their open requests go to the next available seller at once.
+    Returns how many requests moved."""
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(is_active=False)
+        user.is_active = False
+        audit_record(actor=actor, action="user.deactivate", obj=user)
+        return owners_unavailable_reassign(user=user)
+
+
+def absence_record(
+    *,
+    user: User,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    reason: str = "",
+    actor: User | None,
+) -> Absence:
+    """Record time away. Routing skips them while away; requests of theirs still waiting for a
+    first touch move on when the absence starts (at once when it already has)."""
+    if ends_at <= starts_at:
+        raise ValidationError({"ends_at": "Must be after the start."})
+    with transaction.atomic():
+        absence = Absence.objects.create(
+            user=user, starts_at=starts_at, ends_at=ends_at, reason=reason
+        )
+        audit_record(actor=actor, action="absence.record", obj=absence)
+        if starts_at <= clock.now():
+            owners_unavailable_reassign(user=user)
+    return absence
+
+
+REQUEST_REF_PREFIX = "request:"
+
+
+def request_mail_outcome(*, mail: OutgoingMail) -> None:
+    """notify's hook for a mail to a prospect that was sent or given up on
+    (settings.NOTIFY_MAIL_OUTCOME_HANDLERS).
+
+    Sent, about a request ("request:<id>"): a touch — the mail actually left. Not delivered
+    (the receiving server refused it, or every attempt failed): the owner and the manager hear,
+    since a first touch by mail will not arrive."""
+    if mail.person is None:
+        return
+    if mail.status == SendStatus.SENT:
+        if not mail.subject_ref.startswith(REQUEST_REF_PREFIX):
+            return
+        request = (
+            Request.objects.select_related("person")
+            .filter(pk=int(mail.subject_ref.removeprefix(REQUEST_REF_PREFIX)))
+            .first()
+        )
+        if request is not None:
+            touch_record(
+                request=request,
+                user=None,
+                kind=TouchKind.EMAIL,
+                note=f"“{mail.subject}”",
+                at=mail.sent_at,
+            )
+        return
+    at = clock.now()
+    for routing in RequestRouting.objects.filter(
+        request__person=mail.person, request__status=RequestStatus.OPEN
+    ).select_related("owner", "team", "request__person", "request__account"):
+        request = routing.request
+        label = request_label(request)
+        address = ", ".join(mail.to)
+        _escalate(
+            request=request,
+            routing=routing,
+            kind="escalation.bounce",
+            title=f"Mail to {label} bounced",
+            summary=f"Mail to {address} could not be delivered",
+            body=(
+                f"“{mail.subject}” to {address} could not be delivered: "
+                f"{mail.last_error[:300]}. Call them, or find another address."
+            ),
+            at=at,
+        )
