@@ -786,6 +786,17 @@ def absence_record(
     return absence
 
 
+def absence_end(*, absence: Absence, actor: User | None) -> None:
+    """They are back (or will not go): the absence ends now, or is dropped if not yet begun."""
+    at = clock.now()
+    with transaction.atomic():
+        audit_record(actor=actor, action="absence.end", obj=absence)
+        if absence.starts_at >= at:
+            absence.delete()
+        elif absence.ends_at > at:
+            Absence.objects.filter(pk=absence.pk).update(ends_at=at)
+
+
 REQUEST_REF_PREFIX = "request:"
 
 
