@@ -176,3 +176,13 @@ def request_mail_latest(*, request_ids: Iterable[int]) -> dict[int, OutgoingMail
         reason=REQUEST_EMAIL_REASON, subject_ref__in=list(refs)
     ).order_by("pk")
     return {refs[mail.subject_ref]: mail for mail in mails}
+
+
+def timer_next_due() -> dt.datetime | None:
+    """When the next escalation step falls due, if any is waiting."""
+    return (
+        Timer.objects.filter(done_at__isnull=True)
+        .order_by("due_at")
+        .values_list("due_at", flat=True)
+        .first()
+    )
