@@ -19,6 +19,8 @@ from tests import factories
 def _isolated(settings: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
     """Each test: its own media dir, an empty cache (rate limits, form specs)."""
     settings.MEDIA_ROOT = tmp_path / "media"  # type: ignore[attr-defined]
+    # Factories make many users; a slow password hash would only slow the tests.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
     cache.clear()
     yield
     cache.clear()
