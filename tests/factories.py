@@ -128,3 +128,27 @@ def person_request(*, person: Person, **extra: Any) -> Any:
 
     extra.setdefault("kind", RequestKind.DOWNLOAD)
     return Request.objects.create(person=person, **extra)
+
+
+def routed_request(
+    *,
+    at: Any,
+    owner: User | None = None,
+    kind: str = RequestKind.CONTACT,
+    routed_at: Any = None,
+    **extra: Any,
+) -> Any:
+    """A request that came in at `at` and was routed then (or at `routed_at`) by the real routing
+    service. With `owner`, the person is already theirs, so routing gives it to them."""
+    from leadline.core import clock
+    from leadline.routing.models import Ownership
+    from leadline.routing.services import request_assign
+
+    someone = person()
+    if owner is not None:
+        Ownership.objects.create(owner=owner, person=someone, started_at=at)
+    made = person_request(person=someone, kind=kind, created_at=at, **extra)
+    with clock.frozen_at(routed_at or at):
+        request_assign(request_id=made.pk)
+    made.refresh_from_db()
+    return made

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import os
 import secrets
 import shutil
@@ -113,7 +114,20 @@ class LiveLeadline:
     )
     postgres_database: str | None = None
     postgres_admin_url: str | None = dataclasses.field(default=None, repr=False)
+    # The SMTP server its mail goes to, when the fixture gave it one.
+    smtp: Any = None
     _owns_data_dir: bool = False
+
+    @property
+    def clock_file(self) -> Path:
+        """Where LEADLINE_CLOCK_FILE points, when the server was started with one."""
+        return Path(self.env["LEADLINE_CLOCK_FILE"])
+
+    def clock_move(self, offset: dt.timedelta) -> None:
+        """Move the clock of the server and its worker `offset` away from the real time."""
+        from leadline.core.clock import offset_file_write
+
+        offset_file_write(self.clock_file, offset)
 
     def run(
         self, *args: str, check: bool = True, timeout: float = COMMAND_TIMEOUT
@@ -307,8 +321,26 @@ def running_leadline(**options: Any) -> Iterator[LiveLeadline]:
 
 @pytest.fixture(scope="session")
 def live_leadline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveLeadline]:
-    """One real Leadline (web + worker) for the whole session, with demo data."""
-    server = server_start(data_dir=tmp_path_factory.mktemp("live-leadline"))
+    """One real Leadline (web + worker) for the whole session, with demo data, its mail going to
+    a real SMTP server on loopback (`live_leadline.smtp`) and a clock tests can move
+    (`live_leadline.clock_move`; a test that moves it puts it back)."""
+    from tests.smtp import SmtpServer
+
+    data_dir = tmp_path_factory.mktemp("live-leadline")
+    smtp = SmtpServer(host="127.0.0.1", port=free_port())
+    smtp.start()
+    try:
+        server = server_start(
+            data_dir=data_dir,
+            extra_env={
+                "LEADLINE_EMAIL_URL": smtp.url,
+                "LEADLINE_CLOCK_FILE": str(data_dir / "clock-offset"),
+            },
+        )
+    except BaseException:
+        smtp.stop()
+        raise
+    server.smtp = smtp
     try:
         yield server
         died = server.stopped()
@@ -318,6 +350,7 @@ def live_leadline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveLead
             )
     finally:
         server_stop(server)
+        smtp.stop()
 
 
 @pytest.hookimpl(wrapper=True)

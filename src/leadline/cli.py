@@ -139,6 +139,11 @@ def worker(argv: Sequence[str]) -> int:
             pass
         call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0")
         return 0
+    # Load the URL map now: notifications link to pages, and the first one would otherwise pay
+    # for it inside a routing transaction, holding SQLite's write lock the while.
+    from django.urls import reverse
+
+    reverse("web:home")
     threading.Thread(target=_sweep_forever, args=(10.0,), daemon=True).start()
     threading.Thread(target=_timers_forever, daemon=True).start()
     call_command("db_worker", "--interval", str(args.interval), "--no-startup-delay")

@@ -40,3 +40,15 @@ def access_submissions(user: Any) -> bool:
 
 def access_admin(user: Any) -> bool:
     return _role(user) == Role.ADMIN
+
+
+def access_sla_board(user: Any) -> bool:
+    """The response-times board: how the team answers requests, rep by rep. Not for reps."""
+    return _role(user) in {Role.ADMIN, Role.MARKETING, Role.SALES_MANAGER}
+
+
+def access_inbox(user: Any) -> bool:
+    """The inbox: the requests a seller must touch, and their notifications. Marketing has no
+    requests to work and, today, nothing notifies them, so they are not let in (403); when
+    something does, let them in to the notifications panel alone."""
+    return _role(user) in {Role.ADMIN, Role.SALES_MANAGER, Role.SALES_REP}

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from leadline.web import views
+from leadline.web import inbox, sla, views
 
 app_name = "web"
 
@@ -32,4 +32,12 @@ urlpatterns = [
     path("forms/field-row/", views.form_field_row, name="form_field_row"),
     path("forms/<int:pk>/", views.form_detail, name="form"),
     path("forms/<int:pk>/edit/", views.form_edit, name="form_edit"),
+    path("sla/", sla.sla_board, name="sla"),
+    path("inbox/", inbox.inbox, name="inbox"),
+    path("inbox/live/", inbox.inbox_live, name="inbox_live"),
+    path("inbox/requests/<int:pk>/touch/", inbox.inbox_touch, name="inbox_touch"),
+    path("inbox/requests/<int:pk>/email/", inbox.inbox_email, name="inbox_email"),
+    path("inbox/notifications/read/", inbox.inbox_notes_read_all, name="inbox_notes_read_all"),
+    path("inbox/notifications/<int:pk>/", inbox.inbox_note_open, name="inbox_note_open"),
+    path("inbox/notifications/<int:pk>/read/", inbox.inbox_note_read, name="inbox_note_read"),
 ]
