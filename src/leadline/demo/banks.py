@@ -484,3 +484,50 @@ CITIES: dict[str, tuple[str, ...]] = {
 }
 # What a one- or two-person business on a private address calls itself.
 SMALL_FIRM_WORDS = ("Consulting", "Accounting", "Bookkeeping", "Advisory", "Trading")
+
+# What a seller writes down on a touch. "{cares}" is what the person cares about, lower-cased.
+CALL_NOTES = (
+    "Good first call. What matters most to them: {cares}.",
+    "Talked through their month-end for twenty minutes; {cares}.",
+    "Reached them between meetings. Short call; {cares}.",
+    "Long call with the controller; {cares}. Wants to see it with their own numbers.",
+    "They picked up straight away. {cares} comes first; asked good questions about the ERP link.",
+)
+VOICEMAIL_NOTES = (
+    "Left my direct line and two times that work for a call.",
+    "Short voicemail: who I am, why I'm calling, my number.",
+    "",
+)
+WRONG_NUMBER_NOTE = "The number on the form reaches someone else; wrote to them instead."
+NO_CONTACT_EMAIL_NOTE = "Three calls without reaching them; wrote with a link to book a time."
+# First replies by mail, by what they asked for.
+EMAIL_NOTES: dict[str, tuple[str, ...]] = {
+    "download": (
+        "Followed up on the guide: asked how many working days their close takes today.",
+        "Sent the customer story from a company their size, with an offer to walk them through it.",
+        "Short note after the download: which habit in the guide is hardest for them?",
+    ),
+    "event": (
+        "Sent the recording and the slides, and asked what they would like to see next.",
+        "Thanked them for registering; offered a call with one of the speakers.",
+    ),
+    "urgent": (
+        "Wrote back with two times for a call this week.",
+        "Replied with the pricing sheet for their size and asked what they close on today.",
+        "No phone number on the form: wrote to ask for a time to talk.",
+    ),
+}
+MEETING_NOTES: dict[str, tuple[str, ...]] = {
+    "demo": (
+        "Booked a 30-minute demo with their own close calendar.",
+        "Demo booked; the CFO and the ERP admin join too.",
+    ),
+    "pricing": (
+        "Booked a pricing walk-through with the finance director.",
+        "Booked a call to scope seats and entities for a quote.",
+    ),
+    "other": (
+        "Booked an intro call for next week.",
+        "Booked a 20-minute call to look at their close checklist together.",
+    ),
+}

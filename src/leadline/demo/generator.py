@@ -3,9 +3,11 @@
 Two steps. `demo_plan` decides everything from a seed (a `random.Random` and a seeded `Faker`
 passed around, no global random state, no database); `demo_store` writes the plan through the
 real capture path — raw `Submission` rows, then `submission_process` — so the demo shows what
-the product would have made of those visitors. Times are laid out before `until` (midnight UTC),
-never relative to the wall clock, and the clock is frozen at each simulated moment while the
-services run, so the same seed, size and `until` store the same rows.
+the product would have made of those visitors, and how its sellers followed up: their touches,
+and the escalation ladder's steps where they were late (`selling`). Submissions are laid out
+before `until` (midnight UTC), never relative to the wall clock, and the clock is frozen at each
+simulated moment while the services run, so the same seed, size and `until` store the same rows.
+The sellers' follow-ups run on past `until` up to the moment of generation (see `demo_store`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import phonenumbers
 from django.contrib.auth.hashers import make_password
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Max
 from django_countries import countries
 from faker import Faker
 
@@ -54,7 +57,20 @@ from leadline.core.services import person_update
 from leadline.demo import DEMO_LOGINS, DEMO_PASSWORD, banks
 from leadline.demo.pdf import TITLE as WHITE_PAPER_TITLE
 from leadline.demo.pdf import white_paper_pdf
-from leadline.routing.models import RoutingRule
+from leadline.demo.selling import (
+    DOWNLOAD,
+    NOTE,
+    PROCESS,
+    Replay,
+    SellerCache,
+    TouchPlan,
+    history_settle,
+    history_tasks_drop,
+    ladder_catch_up,
+    plan_touches,
+)
+from leadline.notify.models import InboxItem, OutgoingMail
+from leadline.routing.models import CallOutcome, RoutingRule, Touch
 
 T = TypeVar("T")
 _NOT_YET = dt.datetime.min.replace(tzinfo=dt.UTC)
@@ -106,14 +122,6 @@ SELLERS: tuple[UserPlan, ...] = (
     ),
 )
 assert [u.username for u in SELLERS[: len(DEMO_LOGINS)]] == [name for name, _ in DEMO_LOGINS]
-REPS_BY_REGION = {
-    region: tuple(
-        u.username
-        for u in SELLERS
-        if u.role == Role.SALES_REP and u.team == f"Inside Sales {region}"
-    )
-    for region in ("EMEA", "Americas")
-}
 
 # ---------------------------------------------------------------------------------------------
 # The forms marketing built.
@@ -249,14 +257,16 @@ class SubmissionPlan:
     idempotency_key: str
     meta: dict[str, str]
     downloaded_at: dt.datetime | None  # when they opened the gated asset, if they did
+    # How the owner of the request it makes follows up (see `selling`).
+    touches: list[TouchPlan] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
 class NotePlan:
-    """What someone learned about the person later: a rep's call notes, or enrichment."""
+    """What enrichment found out about the person just after they first came in. What a rep
+    learns on the phone is on the call's `TouchPlan.learned`."""
 
     at: dt.datetime
-    actor: str | None
     changes: dict[str, str]
 
 
@@ -539,7 +549,7 @@ def _plan_person(ctx: _Context, companies: list[CompanyPlan], weights: list[floa
 
     submissions = []
     views: list[tuple[dt.datetime, str]] = []
-    first_contact: dt.datetime | None = None
+    phone_known = False
     sequence = _form_sequence(ctx, tz)
     for n, (slug, received_at) in enumerate(sequence):
         spec = FORMS[slug]
@@ -593,15 +603,19 @@ def _plan_person(ctx: _Context, companies: list[CompanyPlan], weights: list[floa
         downloaded_at = None
         if spec["request_kind"] == RequestKind.DOWNLOAD and rng.random() < 0.85:
             downloaded_at = processed_at + dt.timedelta(seconds=rng.randint(2, 90))
+        phone_known = phone_known or "phone" in data
+        touches = plan_touches(
+            rng,
+            kind=spec["request_kind"],
+            wants_contact="contact_me" in data,
+            has_phone=phone_known,
+            cares=cares_about,
+        )
         submissions.append(
-            SubmissionPlan(slug, received_at, processed_at, data, ctx.key(), meta, downloaded_at)
+            SubmissionPlan(
+                slug, received_at, processed_at, data, ctx.key(), meta, downloaded_at, touches
+            )
         )
-        wants_contact = "contact_me" in data or spec["request_kind"] in (
-            RequestKind.DEMO,
-            RequestKind.PRICING,
-        )
-        if wants_contact and first_contact is None:
-            first_contact = processed_at
         # This visit, and for first-timers some earlier browsing, before the form.
         views += _session(
             ctx,
@@ -620,25 +634,21 @@ def _plan_person(ctx: _Context, companies: list[CompanyPlan], weights: list[floa
     views.sort()
 
     profile = {"title": title, "time_zone": zone_name, "country": country}
-    if first_contact is not None:
-        # A rep called back and wrote down what they learned.
-        # A rep called back within a couple of working days, in the person's working hours.
-        at = _moment(ctx, first_contact.date() + dt.timedelta(days=rng.randint(0, 2)), tz)
-        if at <= first_contact:
-            at = first_contact + dt.timedelta(minutes=rng.randint(5, 90))
-        changes = {
-            **profile,
+    if any(s.data.get("message") for s in submissions):
+        profile["cares_about"] = cares_about
+    note = NotePlan(submissions[0].processed_at + dt.timedelta(seconds=1), profile)
+    # The rep who first reaches them on the phone writes down what they learned.
+    connected = next(
+        (t for s in submissions for t in s.touches if t.outcome == CallOutcome.CONNECTED), None
+    )
+    if connected is not None:
+        connected.learned = {
             "cares_about": cares_about,
             "preferred_channel": channel,
             "preferred_hours": rng.choice(banks.PREFERRED_HOURS),
         }
         if rng.random() < 0.3:
-            changes["personal_context"] = rng.choice(banks.PERSONAL_CONTEXT)
-        note = NotePlan(at, rng.choice(REPS_BY_REGION[region]), changes)
-    else:
-        if any(s.data.get("message") for s in submissions):
-            profile["cares_about"] = cares_about
-        note = NotePlan(submissions[0].processed_at + dt.timedelta(seconds=1), None, profile)
+            connected.learned["personal_context"] = rng.choice(banks.PERSONAL_CONTEXT)
 
     if company is not None:
         seen = submissions[0].received_at
@@ -706,6 +716,7 @@ class DemoSummary:
     people: int
     submissions: int
     requests: int
+    touches: int
     people_made: int
     seconds: float
 
@@ -817,28 +828,29 @@ def _store_person(
     person: PersonPlan,
     submission_ids: list[int],
     account_id: int | None,
-    users: dict[str, User],
     assets: dict[str, Asset | None],
+    replay: Replay,
 ) -> list[TimelineEvent]:
-    """Replay one person's history in time order, with the clock at each moment."""
-    steps: list[tuple[dt.datetime, int, Callable[[], Any]]] = []
+    """Replay one person's history in time order, with the clock at each moment, the sellers'
+    touches and the escalation ladder between (see `selling.Replay`)."""
     found: list[Person] = []
     for sub, submission_id in zip(person.submissions, submission_ids, strict=True):
-        steps.append((sub.processed_at, 0, functools.partial(_process, submission_id, found)))
+        replay.add(
+            sub.processed_at,
+            PROCESS,
+            functools.partial(_process, submission_id, found, replay, sub.touches),
+        )
         asset = assets[sub.form]
         if sub.downloaded_at is not None and asset is not None:
             download = functools.partial(
                 asset_download_record, submission_id=submission_id, asset=asset, ip=sub.meta["ip"]
             )
-            steps.append((sub.downloaded_at, 1, download))
+            replay.add(sub.downloaded_at, DOWNLOAD, download)
     note = person.note
-    actor = users[note.actor] if note.actor else None
-    steps.append(
-        (note.at, 2, lambda: person_update(person=found[0], changes=note.changes, actor=actor))
+    replay.add(
+        note.at, NOTE, lambda: person_update(person=found[0], changes=note.changes, actor=None)
     )
-    for at, _, step in sorted(steps, key=lambda s: (s[0], s[1])):
-        with clock.frozen_at(at):
-            step()
+    replay.run()
     return [
         TimelineEvent(
             kind="page.viewed",
@@ -853,19 +865,40 @@ def _store_person(
     ]
 
 
-def _process(submission_id: int, found: list[Person]) -> None:
+def _process(
+    submission_id: int, found: list[Person], replay: Replay, touches: list[TouchPlan]
+) -> None:
     processed = submission_process(submission_id=submission_id)
     person = processed.person
     assert person is not None
-    request_handlers_run(request_id=processed.request.pk)
+    request = Request.objects.select_related("person").get(submission_id=submission_id)
+    request_handlers_run(request_id=request.pk)
+    replay.request_routed(request, touches)
     if not found:
         found.append(person)
 
 
+def _next_id(model: type[Any]) -> int:
+    return int(model.objects.aggregate(last=Max("pk"))["last"] or 0) + 1
+
+
 def demo_store(plan: DemoPlan, *, progress: Callable[[int], None] = lambda n: None) -> DemoSummary:
-    """Write the plan: sellers, forms and asset (when missing), companies, then people."""
+    """Write the plan: sellers, forms and asset (when missing), companies, then people.
+
+    What happens after the plan's `until` and before now (this morning's calls, the ladder's
+    steps that came due) is replayed too, so the demo starts in a state the worker would have
+    left: no step overdue, no mail about the past waiting to go out. Requests still inside
+    their deadline keep their steps waiting; those are what the sellers see live. With `until`
+    a week or more in the past, everything stored depends on the plan alone."""
     started = time.perf_counter()
+    now = max(clock.now(), plan.until)
+    first_request, first_mail, first_item = (
+        _next_id(Request),
+        _next_id(OutgoingMail),
+        _next_id(InboxItem),
+    )
     users = _ensure_sellers(plan)
+    sellers = SellerCache(users)
     specs = _ensure_forms(plan, users["maria"])
     assets = {f.slug: f.asset for f in Form.objects.select_related("asset").filter(slug__in=specs)}
     account_ids = _store_companies(plan)
@@ -894,17 +927,25 @@ def demo_store(plan: DemoPlan, *, progress: Callable[[int], None] = lambda n: No
             views: list[TimelineEvent] = []
             for person in batch:
                 account_id = account_ids[person.company] if person.company is not None else None
+                replay = Replay(now=now, sellers=sellers)
                 views += _store_person(
-                    person, [next(ids) for _ in person.submissions], account_id, users, assets
+                    person, [next(ids) for _ in person.submissions], account_id, assets, replay
                 )
                 progress(1)
             TimelineEvent.objects.bulk_create(views, batch_size=2000)
+            history_settle(first_mail_id=first_mail, first_item_id=first_item, now=now)
+        history_tasks_drop(first_mail_id=first_mail)
+    with transaction.atomic():
+        ladder_catch_up(first_request_id=first_request, now=now)
+        history_settle(first_mail_id=first_mail, first_item_id=first_item, now=now)
+    history_tasks_drop(first_mail_id=first_mail)
     return DemoSummary(
         users=User.objects.count(),
         companies=Account.objects.count(),
         people=Person.objects.count(),
         submissions=Submission.objects.count(),
         requests=Request.objects.count(),
+        touches=Touch.objects.count(),
         people_made=len(plan.people),
         seconds=time.perf_counter() - started,
     )

@@ -72,7 +72,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Demo data ready: {summary.users} users, {summary.companies} companies, "
             f"{summary.people} people, {summary.submissions} submissions, "
-            f"{summary.requests} requests."
+            f"{summary.requests} requests, {summary.touches} touches."
         )
         self.stdout.write(
             f"Made {summary.people_made} people in {summary.seconds:.1f} s "
