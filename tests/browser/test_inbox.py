@@ -45,6 +45,11 @@ User.objects.create_user(
     first_name="Ines", last_name="Duarte", role=Role.SALES_REP, team=team,
     time_zone=rep["time_zone"],
 )
+team.manager = User.objects.create_user(
+    username=rep["manager"], password=rep["password"], email=rep["manager"] + "@seller.example",
+    first_name="Marta", last_name="Lindqvist", role=Role.SALES_MANAGER, team=team,
+)
+team.save()
 RoutingRule.objects.create(
     name=rep["team"], team=team, position=0,
     conditions=[{{"field": "utm_campaign", "op": "eq", "value": rep["campaign"]}}],
@@ -72,6 +77,7 @@ class InboxRep:
     password: str
     campaign: str
     team: str
+    manager: str
     time_zone: str = REP_TIME_ZONE
 
 
@@ -112,6 +118,7 @@ def inbox_rep(live_leadline: Any, warm_worker: None) -> InboxRep:
         password=f"inbox-{token}",
         campaign=f"inbox-{token}",
         team=f"Inbox test {token}",
+        manager=f"marta{token}",
     )
     live_leadline.run("shell", "-c", _SETUP.format(spec=json.dumps(dataclasses.asdict(rep))))
     # "Within a second" is about this request, not about a queue of others ahead of it.
@@ -261,3 +268,61 @@ def test_the_email_dialog_works_from_the_keyboard_and_the_sent_mail_is_the_first
     # The worker sends it (the live server's mail goes to its console), and that is the touch.
     expect(row).to_contain_text("— email")
     expect(row.locator("time.countdown")).to_have_count(0)
+
+
+def test_a_missed_deadline_mails_the_manager_and_shows_on_the_timeline(
+    rep_page: Page, page: Page, live_leadline: Any, inbox_rep: InboxRep
+) -> None:
+    """The test clock, moved past the deadline for the server and its worker at once, stands in
+    for an hour of nobody calling."""
+    last_name = f"Brandt{uuid.uuid4().hex[:6]}"
+    white_paper_with_contact(page, live_leadline, inbox_rep, last_name=last_name)
+    row = the_row(rep_page)
+    expect(row.get_by_role("link", name=f"Nadia {last_name}")).to_be_visible()
+    expect(row.locator("time.countdown")).to_have_text(re.compile(r"^due in "))
+    smtp = live_leadline.smtp
+    manager_address = f"{inbox_rep.manager}@seller.example"
+
+    def escalation_mails() -> list[Any]:
+        return [
+            m
+            for m in list(smtp.messages)
+            if m["To"] == manager_address and "Missed first-touch deadline" in m["Subject"]
+        ]
+
+    assert escalation_mails() == []
+    try:
+        live_leadline.clock_move(FIRST_TOUCH + dt.timedelta(minutes=1))
+        moved = time.monotonic()
+        while not escalation_mails():
+            assert time.monotonic() - moved < 15, "no escalation mail 15 s after the deadline"
+            time.sleep(0.1)
+        noticed = time.monotonic() - moved
+        [mail] = escalation_mails()
+        assert f"Nadia {last_name}" in mail["Subject"]
+        body = mail.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+        assert "nobody has reached them yet" in body
+        link = re.search(r"/people/(\d+)/", body)
+        assert link is not None, body
+        print(f"escalation mail at the SMTP server {noticed:.2f} s after the clock moved")
+
+        # The rep's countdown runs on the server's clock: now it says overdue.
+        expect(row.locator("time.countdown")).to_have_text(
+            re.compile(r"^overdue by "), timeout=3_000
+        )
+
+        # The manager opens the link and sees the breach on the person's timeline.
+        manager = page.context.browser.new_context()  # type: ignore[union-attr]
+        try:
+            manager_page = manager.new_page()
+            manager_page.goto(f"{base_url(live_leadline)}/login/?next={link.group(0)}")
+            manager_page.locator("[name=username]").fill(inbox_rep.manager)
+            manager_page.locator("[name=password]").fill(inbox_rep.password)
+            manager_page.get_by_role("button", name="Log in").click()
+            expect(manager_page.get_by_role("heading", level=1)).to_contain_text(last_name)
+            expect(manager_page.get_by_text("First-touch deadline missed")).to_be_visible()
+            expect(manager_page.get_by_text(re.compile("told Marta Lindqvist"))).to_be_visible()
+        finally:
+            manager.close()
+    finally:
+        live_leadline.clock_move(dt.timedelta(0))
