@@ -330,7 +330,10 @@ def submissions_requeue_stale(*, older_than: dt.timedelta = STALE_AFTER) -> int:
 
 def asset_download_record(*, submission_id: int, asset: Asset, ip: str | None) -> AssetDownload:
     """Record a download of a gated asset, and put it on the person's timeline."""
-    submission = submission_process(submission_id=submission_id)
+    submission = Submission.objects.get(pk=submission_id)
+    if submission.status != SubmissionStatus.PROCESSED:
+        # Downloaded before the worker got to it: process it now (that takes the row lock).
+        submission = submission_process(submission_id=submission_id)
     with transaction.atomic():
         download = AssetDownload.objects.create(
             asset=asset, submission=submission, person=submission.person, ip=ip or None
