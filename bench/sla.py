@@ -703,24 +703,22 @@ def check(batch_ids: list[int], began: dt.datetime) -> Checked:
         )
     )
     refs = {f"request:{pk}": manager for pk, manager in managers.items()}
-    mails = Counter(
-        ref
-        for ref, user in OutgoingMail.objects.filter(
-            reason="escalation.breach", subject_ref__in=list(refs)
-        ).values_list("subject_ref", "user_id")
-        if refs[ref] == user
-    )
-    manager_mails = sum(1 for ref in refs if mails.get(ref) == 1)
+
+    def once_to_the_manager(rows: Any) -> int:
+        """How many breaches have exactly one of these rows, addressed to their team's manager."""
+        counts = Counter(
+            ref
+            for ref, user in rows.filter(subject_ref__in=list(refs)).values_list(
+                "subject_ref", "user_id"
+            )
+            if refs[ref] == user
+        )
+        return sum(1 for ref in refs if counts.get(ref) == 1)
+
+    manager_mails = once_to_the_manager(OutgoingMail.objects.filter(reason="escalation.breach"))
     if manager_mails != len(wanted):
         problems.append(f"{len(wanted) - manager_mails} breaches without one mail to the manager")
-    inbox = Counter(
-        ref
-        for ref, user in InboxItem.objects.filter(
-            kind="escalation.breach", subject_ref__in=list(refs)
-        ).values_list("subject_ref", "user_id")
-        if refs[ref] == user
-    )
-    manager_inbox = sum(1 for ref in refs if inbox.get(ref) == 1)
+    manager_inbox = once_to_the_manager(InboxItem.objects.filter(kind="escalation.breach"))
     if manager_inbox != len(wanted):
         problems.append(f"{len(wanted) - manager_inbox} breaches without an inbox item")
     other_steps = Timer.objects.filter(done_at__gte=began).exclude(request_id__in=batch_ids).count()

@@ -104,9 +104,20 @@ def _micros(moment: dt.datetime | None) -> int:
     return (moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
 
 
+REQUEST_REF_PREFIX = "request:"
+
+
 def request_ref(request_id: int) -> str:
     """How mail and notifications name a request (their `subject_ref`)."""
-    return f"request:{request_id}"
+    return f"{REQUEST_REF_PREFIX}{request_id}"
+
+
+def request_id_from_ref(ref: str) -> int | None:
+    """The request a `subject_ref` names, or None when it names something else."""
+    if not ref.startswith(REQUEST_REF_PREFIX):
+        return None
+    number = ref.removeprefix(REQUEST_REF_PREFIX)
+    return int(number) if number.isdigit() else None
 
 
 def owner_open_requests_version(*, user: User, at: dt.datetime) -> tuple[int, ...]:
@@ -127,7 +138,7 @@ def owner_open_requests_version(*, user: User, at: dt.datetime) -> tuple[int, ..
     )
     refs = (
         Request.objects.filter(status=RequestStatus.OPEN, routing__owner=user)
-        .annotate(ref=Concat(Value("request:"), Cast("pk", CharField())))
+        .annotate(ref=Concat(Value(REQUEST_REF_PREFIX), Cast("pk", CharField())))
         .values("ref")
     )
     mail = OutgoingMail.objects.filter(reason=REQUEST_EMAIL_REASON, subject_ref__in=refs).aggregate(

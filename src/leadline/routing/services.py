@@ -36,6 +36,7 @@ from leadline.routing.models import (
     Touch,
     TouchKind,
 )
+from leadline.routing.selectors import request_id_from_ref, request_ref
 
 ROUTABLE_FIELDS = (
     "country",
@@ -363,7 +364,7 @@ def _holder_notify(*, request: Request, routing: RequestRouting, holder: User, r
         body="\n".join(lines),
         link=person_link(request.person_id),
         person=request.person,
-        subject_ref=f"request:{request.pk}",
+        subject_ref=request_ref(request.pk),
     )
 
 
@@ -570,7 +571,7 @@ def _escalate(
             body=body,
             link=person_link(request.person_id),
             person=request.person,
-            subject_ref=f"request:{request.pk}",
+            subject_ref=request_ref(request.pk),
         )
         told.append(user)
     names = " and ".join(str(u) for u in told) or "nobody (no active manager)"
@@ -611,7 +612,7 @@ def _step_remind(*, request: Request, routing: RequestRouting, at: dt.datetime) 
         body=f"{label} is waiting for a first touch (a call, a mail, a meeting) by {due}.",
         link=person_link(request.person_id),
         person=request.person,
-        subject_ref=f"request:{request.pk}",
+        subject_ref=request_ref(request.pk),
     )
     timeline_record(
         kind="escalation.reminder",
@@ -797,9 +798,6 @@ def absence_end(*, absence: Absence, actor: User | None) -> None:
             Absence.objects.filter(pk=absence.pk).update(ends_at=at)
 
 
-REQUEST_REF_PREFIX = "request:"
-
-
 def request_mail_outcome(*, mail: OutgoingMail) -> None:
     """notify's hook for a mail to a prospect that was sent or given up on
     (settings.NOTIFY_MAIL_OUTCOME_HANDLERS).
@@ -810,13 +808,10 @@ def request_mail_outcome(*, mail: OutgoingMail) -> None:
     if mail.person is None:
         return
     if mail.status == SendStatus.SENT:
-        if not mail.subject_ref.startswith(REQUEST_REF_PREFIX):
+        request_id = request_id_from_ref(mail.subject_ref)
+        if request_id is None:
             return
-        request = (
-            Request.objects.select_related("person")
-            .filter(pk=int(mail.subject_ref.removeprefix(REQUEST_REF_PREFIX)))
-            .first()
-        )
+        request = Request.objects.select_related("person").filter(pk=request_id).first()
         if request is not None:
             touch_record(
                 request=request,
