@@ -179,7 +179,10 @@
     var compose = dialog();
     if (!body.querySelector("form")) return;  // queued: the dialog closes once settled
     if (!compose.open) {
-      opener = document.activeElement && document.activeElement.id;
+      // The element that asked for the form (the row's "Email…"), by id: a poll may have
+      // replaced it, or moved the focus, while the form was on its way.
+      var asker = event.detail.requestConfig && event.detail.requestConfig.elt;
+      opener = (asker && asker.id) || (document.activeElement && document.activeElement.id);
       compose.showModal();
     }
     var invalid = body.querySelector("[aria-invalid=true]");
