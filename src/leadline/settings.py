@@ -116,11 +116,12 @@ TEMPLATES = [
 
 def _database() -> dict[str, Any]:
     url = os.environ.get("LEADLINE_DATABASE_URL") or f"sqlite:///{DATA_DIR / 'leadline.sqlite3'}"
+    # Connections are kept (SQLite's too): opening one, with its pragmas, costs about a
+    # millisecond that the capture path and each of the worker's tasks would pay again.
     config: dict[str, Any] = dict(
         dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     )
     if config["ENGINE"] == "django.db.backends.sqlite3":
-        config["CONN_MAX_AGE"] = 0
         # WAL lets readers and one writer work at once; IMMEDIATE takes the write lock at BEGIN,
         # so concurrent writers queue on busy_timeout instead of failing with "database is locked".
         config["OPTIONS"] = {
@@ -217,7 +218,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # What happens to a request once capture has made it: dotted paths of functions taking
 # `request_id=`, each its own transaction and idempotent. Capture knows no app further down the
 # lead's flow; this list is where the flow is joined up.
-CAPTURE_REQUEST_HANDLERS = ["leadline.routing.services.request_route_new"]
+CAPTURE_REQUEST_HANDLERS = ["leadline.routing.services.requests_route_new"]
 # Told when a mail to a prospect was sent or given up on (notify must not import the lead's flow).
 NOTIFY_MAIL_OUTCOME_HANDLERS = ["leadline.routing.services.request_mail_outcome"]
 

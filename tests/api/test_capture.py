@@ -16,7 +16,7 @@ from leadline.capture.models import (
     Submission,
     SubmissionStatus,
 )
-from leadline.capture.services import submission_process_or_record_failure as process
+from leadline.capture.services import submission_process as process
 from leadline.core import clock
 from leadline.core.models import AuditEntry, Role
 from tests import factories
@@ -28,7 +28,7 @@ def _ids(response: Any) -> list[int]:
     return [item["id"] for item in response.json()["items"]]
 
 
-# `process` is what the worker's task runs; called directly because the db_worker fixture
+# `process` is what the worker's task does; called directly because the db_worker fixture
 # closes the test's connection on PostgreSQL.
 
 

@@ -237,13 +237,12 @@ def test_a_failure_to_queue_keeps_the_submission_and_the_sweep_processes_it(
 
     from leadline.capture import ingest, services
 
-    class QueueDown:
-        def enqueue(self, *args: Any) -> None:
-            raise DatabaseError("task table locked")
+    def queue_down() -> None:
+        raise DatabaseError("task table locked")
 
     form = factories.form()
     with monkeypatch.context() as patched:
-        patched.setattr(ingest, "submission_process_task", QueueDown())
+        patched.setattr(ingest, "submissions_process_queue", queue_down)
         response = post_json(client, form.slug, factories.submission_data())
     assert response.status_code == 201  # stored is what the visitor needs to hear
     run_worker()
@@ -253,3 +252,29 @@ def test_a_failure_to_queue_keeps_the_submission_and_the_sweep_processes_it(
     run_worker()
     assert Submission.objects.get().status == "processed"
     assert Request.objects.count() == 1
+
+
+def test_submissions_stored_while_a_drain_task_waits_share_it(
+    client: Client, run_worker: Any
+) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    from leadline.capture.tasks import submissions_process_pending_task
+
+    form = factories.form()
+    for n in range(3):
+        response = post_json(
+            client, form.slug, factories.submission_data(email=f"p{n}@acme.example")
+        )
+        assert response.status_code == 201
+    waiting = DBTaskResult.objects.filter(task_path=submissions_process_pending_task.module_path)
+    assert waiting.count() == 1  # one task for the three, queued by the first
+
+    run_worker()
+
+    assert Submission.objects.filter(status="processed").count() == 3
+    assert Request.objects.count() == 3
+    assert waiting.get().status == "SUCCESSFUL"
+    # Once it has run, the next submission queues a task of its own.
+    post_json(client, form.slug, factories.submission_data(email="p3@acme.example"))
+    assert waiting.filter(status="READY").count() == 1

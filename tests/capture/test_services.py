@@ -92,12 +92,12 @@ def test_free_mail_finds_the_company_by_name_not_by_domain() -> None:
 def test_failure_keeps_the_raw_submission_and_writes_nothing(monkeypatch: Any) -> None:
     submission = stored(factories.form())
 
-    def broken(**kwargs: Any) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("request table unavailable")
 
-    monkeypatch.setattr(services, "timeline_record", broken)
+    monkeypatch.setattr(services, "_timeline_events", broken)
     with pytest.raises(RuntimeError):
-        services.submission_process_or_record_failure(submission_id=submission.pk)
+        services.submissions_process_or_record_failure(submission_ids=[submission.pk])
     submission.refresh_from_db()
     assert submission.status == SubmissionStatus.FAILED
     assert submission.attempts == 1
@@ -106,7 +106,7 @@ def test_failure_keeps_the_raw_submission_and_writes_nothing(monkeypatch: Any) -
     assert not Request.objects.exists()
 
     monkeypatch.undo()
-    services.submission_process_or_record_failure(submission_id=submission.pk)
+    services.submissions_process_or_record_failure(submission_ids=[submission.pk])
     submission.refresh_from_db()
     assert submission.status == SubmissionStatus.PROCESSED
     assert Request.objects.count() == 1
@@ -161,3 +161,56 @@ def test_account_merge_moves_domains_and_people() -> None:
     }
     assert survivor.memberships.count() == 2
     assert TimelineEvent.objects.filter(account=survivor, kind="account.merged").exists()
+
+
+def _queries(run: Any) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        run()
+    # One transaction: inside the test's own, that is one savepoint, and none nested.
+    assert [q["sql"].startswith("SAVEPOINT") for q in captured.captured_queries].count(True) == 1
+    return len(captured.captured_queries)
+
+
+def test_a_batch_costs_the_queries_of_one_submission() -> None:
+    form = factories.form()
+    one = [stored(form, "k0", email="a0@one.example").pk]
+    many = [stored(form, f"k{n}", email=f"a{n}@many{n % 3}.example").pk for n in range(1, 13)]
+    alone = _queries(lambda: services.submissions_process(submission_ids=one))
+    together = _queries(lambda: services.submissions_process(submission_ids=many))
+    assert together == alone
+    assert Request.objects.count() == 13
+    assert Account.objects.count() == 4  # one.example and many0..2.example
+    assert Submission.objects.filter(status=SubmissionStatus.PROCESSED, attempts=1).count() == 13
+
+
+def test_one_new_address_twice_in_a_batch_is_one_person_with_the_later_words() -> None:
+    form = factories.form(fields=[{"name": "email"}, {"name": "role_own_words"}])
+    first = stored(form, "a", email="kim@acme.example", role_own_words="I buy the tools")
+    second = stored(form, "b", email="KIM@acme.example", role_own_words="I run finance IT")
+    done = services.submissions_process(submission_ids=[first.pk, second.pk])
+    assert set(done) == {first.pk, second.pk}
+    person = Person.objects.get()
+    assert person.role_own_words == "I run finance IT"
+    assert Membership.objects.get(person=person).role_in_company == "I buy the tools"
+    kinds = list(
+        TimelineEvent.objects.filter(person=person).order_by("pk").values_list("kind", flat=True)
+    )
+    assert kinds == ["person.created", "request.created", "request.created"]
+
+
+def test_a_bad_submission_fails_alone_and_the_rest_of_its_batch_is_processed() -> None:
+    form = factories.form()
+    good = [stored(form, f"g{n}", email=f"g{n}@acme.example") for n in range(3)]
+    bad = stored(form, "bad", email="bad@acme.example")
+    Submission.objects.filter(pk=bad.pk).update(payload={"no": "email"})
+
+    done = services.submissions_process_pending()
+
+    assert set(done) == {s.pk for s in good}
+    bad.refresh_from_db()
+    assert bad.status == SubmissionStatus.FAILED
+    assert "email" in bad.last_error
+    assert services.submissions_process_pending() == {}  # the failed one waits for the sweep

@@ -113,11 +113,11 @@ class NoLeadDropped(RuleBasedStateMachine):
         if routing_crashes:
             # Capture stored it, the routing step died; the worker's sweep, on restart, routes it.
             with contextlib.suppress(Crash), transaction.atomic():
-                services.request_route_new(request_id=request.pk)
+                services.requests_route_new(request_ids=[request.pk])
                 raise Crash
             assert services.unrouted_requests_assign() == 1
         else:
-            services.request_route_new(request_id=request.pk)
+            services.requests_route_new(request_ids=[request.pk])
 
     @rule(rep=st.integers(0, REPS - 1), hours=st.integers(1, 72), later=st.integers(0, 8))
     def a_rep_goes_away(self, rep: int, hours: int, later: int) -> None:

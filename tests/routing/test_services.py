@@ -165,3 +165,37 @@ def test_a_processed_submission_is_routed_by_the_worker(
     # holds the lead in the fallback queue. Still not dropped.
     assert owner_of(request) == User.objects.get(username="sam")
     assert leaks() == []
+
+
+def test_routing_a_batch_costs_the_queries_of_one_request_and_stays_fair(emea: Team) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(requests: list[Request]) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            services.requests_route_new(request_ids=[r.pk for r in requests])
+        # One transaction: inside the test's own, that is one savepoint, and none nested.
+        assert [q["sql"].startswith("SAVEPOINT") for q in captured.captured_queries].count(
+            True
+        ) == 1
+        return len(captured.captured_queries)
+
+    alone = queries([new_request()])
+    batch = [new_request() for _ in range(9)]
+    assert queries(batch) == alone
+    owners = Counter(owner_of(r).username for r in batch)  # type: ignore[union-attr]
+    assert owners == {"rita": 5, "tom": 4} or owners == {"rita": 4, "tom": 5}
+    assert not leaks()
+    assert Ownership.objects.filter(ended_at=None, person__isnull=False).count() == 10
+
+
+def test_two_requests_of_one_person_in_a_batch_go_to_one_owner(emea: Team) -> None:
+    person = factories.person(country="DE")
+    first, second = (
+        factories.person_request(person=person, wants_contact=True, created_at=clock.now())
+        for _ in range(2)
+    )
+    services.requests_route_new(request_ids=[first.pk, second.pk])
+    assert owner_of(first) == owner_of(second)
+    assert Ownership.objects.filter(person=person, ended_at=None).count() == 1
+    assert "owns this person" in Assignment.objects.get(request=second).why

@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from leadline.capture.models import Form, Submission, SubmissionStatus
-from leadline.capture.tasks import submission_process_task
+from leadline.capture.services import submissions_process_queue
 from leadline.capture.validation import (
     HONEYPOT_FIELD,
     KEY_FIELD,
@@ -253,7 +253,7 @@ def submission_store(
         return existing.pk, True
     submission_id = int(inserted[0])
     try:
-        submission_process_task.enqueue(submission_id)
+        submissions_process_queue()
     except DatabaseError:
         logger.exception(
             "submission %s stored; queueing failed, the sweep will retry", submission_id

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -11,6 +13,7 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.module_loading import import_string
+from django_tasks import TaskResultStatus
 
 from leadline.capture.models import (
     Asset,
@@ -33,9 +36,10 @@ from leadline.core.models import (
     Person,
     PersonEmail,
     PersonPhone,
+    TimelineEvent,
     User,
 )
-from leadline.core.services import audit_record, timeline_record
+from leadline.core.services import audit_record, timeline_event, timeline_record
 
 logger = logging.getLogger(__name__)
 STALE_AFTER = dt.timedelta(minutes=2)
@@ -88,38 +92,11 @@ def person_create(
     return person, created
 
 
-def account_for_person(*, email: str, company: str) -> Account | None:
-    """The company a person belongs to, found by mail domain (free mail excluded) or name."""
-    domain = email_domain(email)
-    if domain and not is_free_mail(domain):
-        found = AccountDomain.objects.select_related("account").filter(domain=domain).first()
-        if found is not None:
-            account = found.account
-            while account.merged_into_id is not None:
-                account = Account.objects.get(pk=account.merged_into_id)
-            return account
-        try:
-            with transaction.atomic():
-                account = Account.objects.create(name=company or _name_from_domain(domain))
-                AccountDomain.objects.create(account=account, domain=domain)
-        except IntegrityError:
-            return AccountDomain.objects.select_related("account").get(domain=domain).account
-        return account
-    if company:
-        by_name = (
-            Account.objects.filter(name__iexact=company, merged_into__isnull=True)
-            .order_by("pk")
-            .first()
-        )
-        return by_name or Account.objects.create(name=company)
-    return None
-
-
 def _name_from_domain(domain: str) -> str:
     return domain.split(".")[0].replace("-", " ").title()
 
 
-def _person_update(person: Person, clean: dict[str, Any]) -> list[str]:
+def _person_update(person: Person, clean: dict[str, Any], *, save: bool = True) -> list[str]:
     """Fill what we did not know; take their latest self-description. Returns changed fields."""
     changed = []
     for field in ("first_name", "last_name", "country"):
@@ -134,7 +111,7 @@ def _person_update(person: Person, clean: dict[str, Any]) -> list[str]:
     if channel in Channel.values and channel != person.preferred_channel:
         person.preferred_channel = channel
         changed.append("preferred_channel")
-    if changed:
+    if changed and save:
         person.updated_at = clock.now()
         person.save(update_fields=[*changed, "updated_at"])
     return changed
@@ -148,49 +125,253 @@ def _request_summary(form: Form, clean: dict[str, Any]) -> str:
     return summary
 
 
+# At most this many submissions share one transaction: on SQLite the batch holds the one write
+# lock, and a capture waiting for it must not wait long.
+PROCESS_BATCH = 20
+
+
+@dataclasses.dataclass(eq=False)
+class _Incoming:
+    """One submission on its way through `submissions_process`."""
+
+    submission: Submission
+    clean: dict[str, Any]
+    email: str
+    person: Person | None = None
+    person_created: bool = False
+    changed: list[str] = dataclasses.field(default_factory=list)
+    account: Account | None = None
+    request: Request | None = None
+
+
 def submission_process(*, submission_id: int) -> Submission:
     """Turn a raw submission into person, account, membership, consent and request. Idempotent."""
+    submissions_process(submission_ids=[submission_id])
+    return Submission.objects.select_related("person").get(pk=submission_id)
+
+
+def submissions_process(*, submission_ids: Sequence[int]) -> dict[int, int]:
+    """Process the submissions not processed yet among `submission_ids`, all in one transaction
+    with a fixed number of queries however many there are. Returns {submission id: request id}
+    for those this call processed. Idempotent: a processed submission is skipped.
+
+    The batch is all or nothing. When two workers make the same new person or account at once,
+    the loser's batch fails on the unique address or domain; it is then done again one
+    submission at a time, and by then the other worker's rows are there to be found.
+    """
+    try:
+        return _submissions_process(submission_ids)
+    except IntegrityError:
+        if len(submission_ids) == 1:
+            return _submissions_process(submission_ids)
+        done: dict[int, int] = {}
+        for submission_id in submission_ids:
+            done.update(submissions_process(submission_ids=[submission_id]))
+        return done
+
+
+def submissions_process_pending(*, limit: int = PROCESS_BATCH) -> dict[int, int]:
+    """Process the oldest `limit` submissions that wait for it (received, not failed), skipping
+    any another worker holds. Returns {submission id: request id}; empty when none waits."""
+    try:
+        return _submissions_process(None, limit=limit)
+    except Exception:
+        # Two workers made one new person at once, or one submission cannot be processed:
+        # one at a time then, so that only a bad one fails (and waits for the sweep's retry).
+        logger.warning("a batch of submissions failed; taking them one at a time", exc_info=True)
+    waiting = Submission.objects.filter(status=SubmissionStatus.RECEIVED).order_by("pk")
+    done: dict[int, int] = {}
+    for submission_id in waiting.values_list("pk", flat=True)[:limit]:
+        try:
+            done.update(submissions_process_or_record_failure(submission_ids=[submission_id]))
+        except Exception:  # noqa: S112 - recorded on the submission and logged
+            continue
+    return done
+
+
+def _submissions_process(
+    submission_ids: Sequence[int] | None, *, limit: int = PROCESS_BATCH
+) -> dict[int, int]:
+    """`submission_ids`, or (None) the oldest waiting ones."""
+    now = clock.now()
     with transaction.atomic():
-        submission = (
-            # of=self: PostgreSQL cannot lock the nullable side (the asset) of an outer join.
-            Submission.objects.select_for_update(of=("self",))
-            .select_related("form", "form__asset")
-            .get(pk=submission_id)
-        )
-        if submission.status == SubmissionStatus.PROCESSED:
-            return submission
-        form = submission.form
-        clean: dict[str, Any] = submission.payload
-        email = clean["email"]
-        person, created = person_for_email(
-            email=email,
-            defaults={
-                "first_name": clean.get("first_name", ""),
-                "last_name": clean.get("last_name", ""),
-                "role_own_words": clean.get("role_own_words", ""),
-                "title": clean.get("title", ""),
-                "country": clean.get("country", ""),
-                "preferred_channel": clean.get("preferred_channel", "")
-                if clean.get("preferred_channel") in Channel.values
-                else "",
-            },
-        )
-        changed = [] if created else _person_update(person, clean)
-        if clean.get("phone"):
-            PersonPhone.objects.get_or_create(person=person, e164=clean["phone"])
-
-        account = account_for_person(email=email, company=clean.get("company", ""))
-        if account is not None:
-            membership, _ = Membership.objects.get_or_create(
-                person=person, account=account, defaults={"title": clean.get("title", "")}
+        # of=self: PostgreSQL cannot lock the nullable side (the asset) of an outer join.
+        rows = Submission.objects.select_for_update(
+            of=("self",), skip_locked=submission_ids is None
+        ).select_related("form", "form__asset")
+        if submission_ids is None:
+            rows = rows.filter(status=SubmissionStatus.RECEIVED).order_by("pk")[:limit]
+        else:
+            rows = (
+                rows.filter(pk__in=list(submission_ids))
+                .exclude(status=SubmissionStatus.PROCESSED)
+                .order_by("pk")
             )
-            if clean.get("role_own_words") and not membership.role_in_company:
-                membership.role_in_company = clean["role_own_words"]
-                membership.save(update_fields=["role_in_company"])
+        batch = [
+            _Incoming(submission, submission.payload, email_normalise(submission.payload["email"]))
+            for submission in rows
+        ]
+        if not batch:
+            return {}
+        _people_find_or_make(batch)
+        _accounts_find_or_make(batch)
+        _memberships_make(batch)
+        for item in batch:
+            if item.clean.get("phone"):
+                assert item.person is not None
+                PersonPhone.objects.get_or_create(person=item.person, e164=item.clean["phone"])
+        Consent.objects.bulk_create(consent for item in batch for consent in _consents(item))
+        requests = Request.objects.bulk_create(_request_new(item, now=now) for item in batch)
+        for item, request in zip(batch, requests, strict=True):
+            item.request = request
+        TimelineEvent.objects.bulk_create(
+            event for item in batch for event in _timeline_events(item)
+        )
+        # Downloads made before the worker got here are attached to the person now.
+        for download in AssetDownload.objects.filter(
+            submission__in=[item.submission for item in batch], person__isnull=True
+        ):
+            download.person = next(
+                item.person for item in batch if item.submission.pk == download.submission_id
+            )
+            download.save(update_fields=["person"])
+        for item in batch:
+            item.submission.person = item.person
+        Submission.objects.bulk_update([item.submission for item in batch], ["person"])
+        Submission.objects.filter(pk__in=[item.submission.pk for item in batch]).update(
+            status=SubmissionStatus.PROCESSED,
+            processed_at=now,
+            last_error="",
+            attempts=F("attempts") + 1,
+        )
+    return {item.submission.pk: item.request.pk for item in batch if item.request is not None}
 
-        if "consent" in clean:
-            Consent.objects.create(
-                person=person,
+
+def _people_find_or_make(batch: list[_Incoming]) -> None:
+    """Each submission's person: the owner of its address (after merges), else a new person.
+    Two submissions in the batch with one new address make one person."""
+    known = {
+        found.email: found.person
+        for found in PersonEmail.objects.select_related("person").filter(
+            email__in={item.email for item in batch}
+        )
+    }
+    for email, person in list(known.items()):
+        # Follow merges: the address may still point at a record folded into another.
+        while person.merged_into_id is not None:
+            person = Person.objects.get(pk=person.merged_into_id)
+        known[email] = person
+    new: dict[str, Person] = {}
+    for item in batch:
+        if item.email in known:
+            item.person = known[item.email]
+            item.changed = _person_update(item.person, item.clean)
+        elif item.email in new:
+            item.person = new[item.email]  # made by an earlier submission of this batch
+            item.changed = _person_update(item.person, item.clean, save=False)
+        else:
+            item.person = new[item.email] = Person(**_person_fields(item.clean))
+            item.person_created = True
+    Person.objects.bulk_create(new.values())
+    PersonEmail.objects.bulk_create(
+        PersonEmail(person=person, email=email, is_primary=True) for email, person in new.items()
+    )
+
+
+def _person_fields(clean: dict[str, Any]) -> dict[str, Any]:
+    channel = clean.get("preferred_channel", "")
+    return {
+        "first_name": clean.get("first_name", ""),
+        "last_name": clean.get("last_name", ""),
+        "role_own_words": clean.get("role_own_words", ""),
+        "title": clean.get("title", ""),
+        "country": clean.get("country", ""),
+        "preferred_channel": channel if channel in Channel.values else "",
+    }
+
+
+def _accounts_find_or_make(batch: list[_Incoming]) -> None:
+    """Each submission's company: by mail domain (free mail excluded), else by company name."""
+    domains: dict[_Incoming, str] = {
+        item: domain
+        for item in batch
+        if (domain := email_domain(item.email)) and not is_free_mail(domain)
+    }
+    known = {
+        found.domain: found.account
+        for found in AccountDomain.objects.select_related("account").filter(
+            domain__in=set(domains.values())
+        )
+    }
+    new: dict[str, Account] = {}
+    for item in batch:
+        domain = domains.get(item, "")
+        if not domain:
+            item.account = _account_by_name(item.clean.get("company", ""))
+        elif domain in known:
+            account = known[domain]
+            while account.merged_into_id is not None:
+                account = Account.objects.get(pk=account.merged_into_id)
+            item.account = known[domain] = account
+        else:
+            if domain not in new:
+                new[domain] = Account(name=item.clean.get("company") or _name_from_domain(domain))
+            item.account = new[domain]
+    Account.objects.bulk_create(new.values())
+    AccountDomain.objects.bulk_create(
+        AccountDomain(account=account, domain=domain) for domain, account in new.items()
+    )
+
+
+def _account_by_name(company: str) -> Account | None:
+    if not company:
+        return None
+    by_name = (
+        Account.objects.filter(name__iexact=company, merged_into__isnull=True)
+        .order_by("pk")
+        .first()
+    )
+    return by_name or Account.objects.create(name=company)
+
+
+def _memberships_make(batch: list[_Incoming]) -> None:
+    """The person works at the account; their own words about their role are kept there."""
+    pairs = [item for item in batch if item.account is not None and item.person is not None]
+    existing = {
+        (m.person_id, m.account_id): m
+        for m in Membership.objects.filter(
+            person__in={item.person for item in pairs if not item.person_created},
+            account__in={item.account for item in pairs},
+        )
+    }
+    new: dict[tuple[int, int], Membership] = {}
+    for item in pairs:
+        assert item.person is not None
+        assert item.account is not None
+        key = (item.person.pk, item.account.pk)
+        role = item.clean.get("role_own_words", "")
+        membership = existing.get(key)
+        if membership is None:
+            membership = new.setdefault(
+                key,
+                Membership(
+                    person=item.person, account=item.account, title=item.clean.get("title", "")
+                ),
+            )
+        if role and not membership.role_in_company:
+            membership.role_in_company = role
+            if membership.pk is not None:
+                membership.save(update_fields=["role_in_company"])
+    Membership.objects.bulk_create(new.values())
+
+
+def _consents(item: _Incoming) -> list[Consent]:
+    submission, clean, form = item.submission, item.clean, item.submission.form
+    consents = []
+    if "consent" in clean:
+        consents.append(
+            Consent(
+                person=item.person,
                 purpose="marketing_email",
                 granted=bool(clean["consent"]),
                 text=form.consent_text,
@@ -198,14 +379,11 @@ def submission_process(*, submission_id: int) -> Submission:
                 submission=submission,
                 captured_at=submission.received_at,
             )
-        wants_contact = bool(clean.get("contact_me")) or form.request_kind in (
-            RequestKind.CONTACT,
-            RequestKind.DEMO,
-            RequestKind.PRICING,
         )
-        if clean.get("contact_me"):
-            Consent.objects.create(
-                person=person,
+    if clean.get("contact_me"):
+        consents.append(
+            Consent(
+                person=item.person,
                 purpose="contact",
                 granted=True,
                 text=form.contact_box_label,
@@ -213,103 +391,145 @@ def submission_process(*, submission_id: int) -> Submission:
                 submission=submission,
                 captured_at=submission.received_at,
             )
-        tracking = {k: clean[k] for k in TRACKING_FIELDS if k in clean}
-        answers = {
-            f["name"]: clean[f["name"]]
-            for f in form.fields
-            if f["name"] in clean and f["name"] not in ("email",)
-        }
-        request = Request.objects.create(
-            person=person,
-            account=account,
-            kind=form.request_kind,
-            wants_contact=wants_contact,
-            message=clean.get("message", ""),
-            form=form,
-            submission=submission,
-            asset=form.asset,
-            source="form",
-            page_url=tracking.get("page_url", "")[:1000],
-            referrer=tracking.get("referrer", "")[:1000],
-            utm_source=tracking.get("utm_source", "")[:200],
-            utm_medium=tracking.get("utm_medium", "")[:200],
-            utm_campaign=tracking.get("utm_campaign", "")[:200],
-            utm_term=tracking.get("utm_term", "")[:200],
-            utm_content=tracking.get("utm_content", "")[:200],
-            campaign=form.campaign,
-            created_at=submission.received_at,
-            updated_at=clock.now(),
         )
-        if created:
-            timeline_record(
+    return consents
+
+
+def _request_new(item: _Incoming, *, now: dt.datetime) -> Request:
+    submission, clean, form = item.submission, item.clean, item.submission.form
+    wants_contact = bool(clean.get("contact_me")) or form.request_kind in (
+        RequestKind.CONTACT,
+        RequestKind.DEMO,
+        RequestKind.PRICING,
+    )
+    tracking = {k: clean[k] for k in TRACKING_FIELDS if k in clean}
+    return Request(
+        person=item.person,
+        account=item.account,
+        kind=form.request_kind,
+        wants_contact=wants_contact,
+        message=clean.get("message", ""),
+        form=form,
+        submission=submission,
+        asset=form.asset,
+        source="form",
+        page_url=tracking.get("page_url", "")[:1000],
+        referrer=tracking.get("referrer", "")[:1000],
+        utm_source=tracking.get("utm_source", "")[:200],
+        utm_medium=tracking.get("utm_medium", "")[:200],
+        utm_campaign=tracking.get("utm_campaign", "")[:200],
+        utm_term=tracking.get("utm_term", "")[:200],
+        utm_content=tracking.get("utm_content", "")[:200],
+        campaign=form.campaign,
+        created_at=submission.received_at,
+        updated_at=now,
+    )
+
+
+def _timeline_events(item: _Incoming) -> list[TimelineEvent]:
+    submission, clean, form, request = (
+        item.submission,
+        item.clean,
+        item.submission.form,
+        item.request,
+    )
+    assert request is not None
+    events = []
+    if item.person_created:
+        events.append(
+            timeline_event(
                 kind="person.created",
-                summary=f"First heard from {person} through “{form.title}”",
-                person=person,
+                summary=f"First heard from {item.person} through “{form.title}”",
+                person=item.person,
                 occurred_at=submission.received_at,
                 data={"form": form.slug},
             )
-        timeline_record(
+        )
+    answers = {
+        f["name"]: clean[f["name"]]
+        for f in form.fields
+        if f["name"] in clean and f["name"] not in ("email",)
+    }
+    events.append(
+        timeline_event(
             kind="request.created",
             summary=_request_summary(form, clean),
-            person=person,
-            account=account,
+            person=item.person,
+            account=item.account,
             occurred_at=submission.received_at,
             data={
                 "request_id": request.pk,
                 "submission_id": submission.pk,
                 "form": form.slug,
                 "kind": form.request_kind,
-                "wants_contact": wants_contact,
+                "wants_contact": request.wants_contact,
                 "message": clean.get("message", ""),
                 "answers": answers,
-                "updated_fields": changed,
-                **tracking,
+                "updated_fields": item.changed,
+                **{k: clean[k] for k in TRACKING_FIELDS if k in clean},
             },
         )
-        # Downloads made before the worker got here are attached to the person now.
-        AssetDownload.objects.filter(submission=submission, person__isnull=True).update(
-            person=person
-        )
-        submission.status = SubmissionStatus.PROCESSED
-        submission.person = person
-        submission.processed_at = clock.now()
-        submission.last_error = ""
-        submission.save(update_fields=["status", "person", "processed_at", "last_error"])
-    return submission
+    )
+    return events
 
 
-def submission_process_or_record_failure(*, submission_id: int) -> int | None:
-    """Process; on failure keep the raw submission, note the error and raise so the task fails.
-    Returns the request the submission made.
+def submissions_process_or_record_failure(*, submission_ids: Sequence[int]) -> dict[int, int]:
+    """Process; on failure keep the raw submissions, note the error and raise so the task fails.
+    Returns {submission id: request id} for those processed.
 
     A failed submission is retried by `submissions_requeue_stale`; nothing is half-written,
     because processing is one transaction.
     """
     try:
-        submission = submission_process(submission_id=submission_id)
+        return submissions_process(submission_ids=submission_ids)
     except Exception as exc:
-        Submission.objects.filter(pk=submission_id).update(
+        Submission.objects.filter(pk__in=list(submission_ids)).exclude(
+            status=SubmissionStatus.PROCESSED
+        ).update(
             status=SubmissionStatus.FAILED,
             attempts=F("attempts") + 1,
             last_error=f"{type(exc).__name__}: {exc}"[:2000],
         )
-        logger.exception("submission %s failed; it will be retried", submission_id)
+        logger.exception("submissions %s failed; they will be retried", list(submission_ids))
         raise
-    Submission.objects.filter(pk=submission_id).update(attempts=F("attempts") + 1)
-    return Request.objects.filter(submission=submission).values_list("pk", flat=True).first()
 
 
-def request_handlers_run(*, request_id: int) -> None:
-    """Hand a new request to the rest of the lead's flow (settings.CAPTURE_REQUEST_HANDLERS).
+def request_handlers_run(*, request_ids: Sequence[int]) -> None:
+    """Hand new requests to the rest of the lead's flow (settings.CAPTURE_REQUEST_HANDLERS),
+    all of them to each step at once.
 
     Each step is its own transaction and idempotent; one that fails is logged and left to the
-    worker's sweeps, so a later step still runs and the request itself is never lost.
+    worker's sweeps, so a later step still runs and the requests themselves are never lost.
     """
+    if not request_ids:
+        return
     for path in settings.CAPTURE_REQUEST_HANDLERS:
         try:
-            import_string(path)(request_id=request_id)
+            import_string(path)(request_ids=list(request_ids))
         except Exception:
-            logger.exception("%s failed for request %s; the sweep will retry", path, request_id)
+            logger.exception("%s failed for requests %s; the sweep will retry", path, request_ids)
+
+
+def submissions_process_queue() -> None:
+    """Make sure a task that processes the waiting submissions is queued and not yet started.
+
+    Called after each submission is stored. One queued task serves every submission stored
+    before it starts, so under load the worker takes them in batches instead of paying a task
+    apiece. When the waiting task cannot be seen (another task backend), one is queued anyway.
+    """
+    from django_tasks import task_backends
+    from django_tasks_db import DatabaseBackend
+    from django_tasks_db.models import DBTaskResult
+
+    from leadline.capture.tasks import submissions_process_pending_task as drain
+
+    if isinstance(task_backends[drain.backend], DatabaseBackend):
+        waiting = DBTaskResult.objects.filter(
+            task_path=drain.module_path, status=TaskResultStatus.READY
+        )
+        if waiting.exists():
+            return
+    drain.enqueue()
 
 
 def submissions_requeue_stale(*, older_than: dt.timedelta = STALE_AFTER) -> int:
@@ -323,6 +543,7 @@ def submissions_requeue_stale(*, older_than: dt.timedelta = STALE_AFTER) -> int:
             received_at__lt=cutoff,
         ).values_list("pk", flat=True)[:1000]
     )
+    # One task each: a submission that fails again fails alone.
     for submission_id in ids:
         submission_process_task.enqueue(submission_id)
     return len(ids)

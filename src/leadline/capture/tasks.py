@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
+import time
+
 from django_tasks import task
+
+# A draining task hands over to a fresh one after this long, so no task runs for ever.
+DRAIN_SECONDS = 10.0
+
+
+@task()
+def submissions_process_pending_task() -> None:
+    """Process every submission waiting, in batches, and route their requests."""
+    from leadline.capture.services import (
+        request_handlers_run,
+        submissions_process_pending,
+        submissions_process_queue,
+    )
+
+    started = time.monotonic()
+    while processed := submissions_process_pending():
+        request_handlers_run(request_ids=list(processed.values()))
+        if time.monotonic() - started > DRAIN_SECONDS:
+            submissions_process_queue()
+            return
 
 
 @task()
 def submission_process_task(submission_id: int) -> None:
+    """One submission (the sweep's retry of one that failed or was missed)."""
     from leadline.capture.services import (
         request_handlers_run,
-        submission_process_or_record_failure,
+        submissions_process_or_record_failure,
     )
 
-    request_id = submission_process_or_record_failure(submission_id=submission_id)
-    if request_id is not None:
-        request_handlers_run(request_id=request_id)
+    processed = submissions_process_or_record_failure(submission_ids=[submission_id])
+    request_handlers_run(request_ids=list(processed.values()))

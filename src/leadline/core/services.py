@@ -29,7 +29,31 @@ def timeline_record(
     data: dict[str, Any] | None = None,
     occurred_at: Any = None,
 ) -> TimelineEvent:
-    return TimelineEvent.objects.create(
+    event = timeline_event(
+        kind=kind,
+        summary=summary,
+        person=person,
+        account=account,
+        actor=actor,
+        data=data,
+        occurred_at=occurred_at,
+    )
+    event.save()
+    return event
+
+
+def timeline_event(
+    *,
+    kind: str,
+    summary: str,
+    person: Person | None = None,
+    account: Account | None = None,
+    actor: User | None = None,
+    data: dict[str, Any] | None = None,
+    occurred_at: Any = None,
+) -> TimelineEvent:
+    """A timeline event not stored yet, for writes that store many at once (bulk_create)."""
+    return TimelineEvent(
         kind=kind,
         summary=summary,
         person=person,

@@ -872,7 +872,7 @@ def _process(
     person = processed.person
     assert person is not None
     request = Request.objects.select_related("person").get(submission_id=submission_id)
-    request_handlers_run(request_id=request.pk)
+    request_handlers_run(request_ids=[request.pk])
     replay.request_routed(request, touches)
     if not found:
         found.append(person)

@@ -25,7 +25,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from django.db.models import F
+from django.db.models import F, Q
 from django_tasks import TaskResultStatus, task_backends
 from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
@@ -36,7 +36,7 @@ from leadline.core.models import Person, Team, User
 from leadline.core.services import person_update
 from leadline.demo import banks
 from leadline.notify.models import InboxItem, OutgoingMail, SendStatus
-from leadline.notify.tasks import mail_deliver_task
+from leadline.notify.tasks import mail_deliver_task, mails_deliver_task
 from leadline.routing.business_hours import WorkingHours
 from leadline.routing.models import CallOutcome, RequestRouting, Timer, TouchKind
 from leadline.routing.services import team_hours, timer_fire, touch_record
@@ -315,9 +315,10 @@ def history_tasks_drop(*, first_mail_id: int) -> int:
     waiting mail that has no task again. Returns how many were dropped."""
     if not isinstance(task_backends[mail_deliver_task.backend], DatabaseBackend):
         return 0
+    # A task per mail (`mail_send`) or per batch of mails (`notify_users`; its first id decides).
     dropped, _ = DBTaskResult.objects.filter(
-        task_path=mail_deliver_task.module_path,
+        Q(task_path=mail_deliver_task.module_path, args_kwargs__args__0__gte=first_mail_id)
+        | Q(task_path=mails_deliver_task.module_path, args_kwargs__args__0__0__gte=first_mail_id),
         status=TaskResultStatus.READY,
-        args_kwargs__args__0__gte=first_mail_id,
     ).delete()
     return dropped

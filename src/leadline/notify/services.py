@@ -1,10 +1,15 @@
 """Notifications: outgoing mail, the in-app inbox and signed webhooks.
 
-The writes store a row and queue its sending on commit. The worker's tasks call `mail_deliver`
-and `webhook_deliver`, which make one attempt each: they claim the row (a committed status, taken
-under a row lock), talk to the outside world outside any transaction, then record how it went
-and, after a failure, queue the next attempt for later. Holding a transaction open across a
-network call instead would keep SQLite's write lock for seconds.
+The writes store a row and queue its sending on commit. The worker's tasks call `mails_deliver`
+and `webhook_deliver`, which make one attempt at each row: they claim the rows (a committed
+status, taken under a row lock), talk to the outside world outside any transaction, then record
+how it went and, after a failure, queue the next attempt for later. Holding a transaction open
+across a network call instead would keep SQLite's write lock for seconds.
+
+Mail goes in batches, because a routed lead's notification is one of a hundred a second:
+`notify_users` stores any number of inbox items and mails in one transaction and queues one task
+for all of the mails; `mails_deliver` claims them in one transaction, sends them over one
+connection to the email backend and records how each went in one transaction.
 
 A row that is due but has no task (queueing failed after commit, the worker died mid-attempt) is
 queued again by `notifications_requeue_overdue`, which the worker's sweep runs.
@@ -19,20 +24,22 @@ import json
 import logging
 import secrets
 import smtplib
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from email.utils import make_msgid, parseaddr
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils.module_loading import import_string
 
 from leadline.core import clock
@@ -40,6 +47,7 @@ from leadline.core.models import Person, User
 from leadline.core.services import audit_record, timeline_record
 from leadline.notify.models import (
     InboxItem,
+    Outbound,
     OutgoingMail,
     SendStatus,
     WebhookDelivery,
@@ -54,10 +62,14 @@ MAIL_RETRY_DELAYS = tuple(dt.timedelta(seconds=s) for s in (30, 120, 600, 1800, 
 WEBHOOK_RETRY_DELAYS = tuple(dt.timedelta(seconds=s) for s in (10, 60, 300, 1800, 7200))
 # How long one attempt may hold a row before another worker assumes its sender died.
 MAIL_HOLD = dt.timedelta(minutes=5)
+# How many mails one round of `mails_deliver` claims, sends and records together.
+MAIL_BATCH_SIZE = 100
 ERROR_MAX_CHARS = 2000
 WAITING = (SendStatus.QUEUED, SendStatus.SENDING)
 
 Sendable = TypeVar("Sendable", OutgoingMail, WebhookDelivery)
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,16 +78,19 @@ class _Retries:
     delays: tuple[dt.timedelta, ...]
     max_attempts: int
     hold: dt.timedelta
+    # Takes a list of ids: rows that are due together are queued as one task.
+    batch_task: Any = None
 
 
 def _mail_retries() -> _Retries:
-    from leadline.notify.tasks import mail_deliver_task
+    from leadline.notify.tasks import mail_deliver_task, mails_deliver_task
 
     return _Retries(
         task=mail_deliver_task,
         delays=MAIL_RETRY_DELAYS,
         max_attempts=settings.NOTIFY_MAIL_MAX_ATTEMPTS,
         hold=MAIL_HOLD,
+        batch_task=mails_deliver_task,
     )
 
 
@@ -92,7 +107,7 @@ def _webhook_retries() -> _Retries:
     )
 
 
-def _queue_on_commit(task: Any, pk: int, *, run_after: dt.datetime | None = None) -> None:
+def _queue_on_commit(task: Any, *args: Any, run_after: dt.datetime | None = None) -> None:
     """Queue the attempt once the row is committed, so the worker can see it.
 
     Robust: if queueing fails the caller's work still stands, and the row, still waiting,
@@ -100,9 +115,69 @@ def _queue_on_commit(task: Any, pk: int, *, run_after: dt.datetime | None = None
     """
 
     def enqueue() -> None:
-        (task.using(run_after=run_after) if run_after else task).enqueue(pk)
+        (task.using(run_after=run_after) if run_after else task).enqueue(*args)
 
     transaction.on_commit(enqueue, robust=True)
+
+
+def _queue_rows(retries: _Retries, pks: list[int], *, run_after: dt.datetime | None = None) -> None:
+    """Queue an attempt at the rows on commit: one task for all when there is a batch task."""
+    if retries.batch_task is not None:
+        _queue_on_commit(retries.batch_task, pks, run_after=run_after)
+    else:
+        for pk in pks:
+            _queue_on_commit(retries.task, pk, run_after=run_after)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Outcome:
+    """How one attempt went: `error` None when it went out; `fields` to store with it."""
+
+    error: str | None
+    permanent: bool = False
+    fields: dict[str, Any] | None = None
+
+
+def _outcome_apply(
+    row: Sendable,
+    *,
+    retries: _Retries,
+    error: str | None,
+    permanent: bool = False,
+    fields: dict[str, Any] | None = None,
+    now: dt.datetime | None = None,
+    later: dict[dt.datetime, list[int]] | None = None,
+) -> list[str]:
+    """Set on `row` how the attempt went: sent, waiting for the next attempt, or given up; the
+    names of the fields changed, for the caller to save.
+
+    The next attempt is queued on commit, or, when `later` is given, added to it (ids by when
+    they are due) for the caller to queue together with the others.
+    """
+    changes = dict(fields or {})
+    if error is None:
+        changes.update(status=SendStatus.SENT, last_error="")
+    elif permanent or row.attempts >= retries.max_attempts:
+        changes.update(status=SendStatus.FAILED, last_error=error[:ERROR_MAX_CHARS])
+    else:
+        delay = retries.delays[min(row.attempts, len(retries.delays)) - 1]
+        next_attempt_at = (now or clock.now()) + delay
+        changes.update(
+            status=SendStatus.QUEUED,
+            next_attempt_at=next_attempt_at,
+            last_error=error[:ERROR_MAX_CHARS],
+        )
+        if later is None:
+            _queue_rows(retries, [row.pk], run_after=next_attempt_at)
+        else:
+            later.setdefault(next_attempt_at, []).append(row.pk)
+    for name, value in changes.items():
+        setattr(row, name, value)
+    return list(changes)
+
+
+def _is_done(row: Outbound) -> bool:
+    return row.status in {SendStatus.SENT, SendStatus.FAILED}
 
 
 def _settle(
@@ -111,30 +186,129 @@ def _settle(
     retries: _Retries,
     error: str | None,
     permanent: bool = False,
-    fields: dict[str, Any] | None = None,
     on_done: Callable[[Sendable], None] | None = None,
 ) -> Sendable:
-    """Record how the attempt went: sent, waiting for the next attempt, or given up."""
-    changes = dict(fields or {})
-    if error is None:
-        changes.update(status=SendStatus.SENT, last_error="")
-    elif permanent or row.attempts >= retries.max_attempts:
-        changes.update(status=SendStatus.FAILED, last_error=error[:ERROR_MAX_CHARS])
-    else:
-        delay = retries.delays[min(row.attempts, len(retries.delays)) - 1]
-        next_attempt_at = clock.now() + delay
-        changes.update(
-            status=SendStatus.QUEUED,
-            next_attempt_at=next_attempt_at,
-            last_error=error[:ERROR_MAX_CHARS],
-        )
-        _queue_on_commit(retries.task, row.pk, run_after=next_attempt_at)
-    for name, value in changes.items():
-        setattr(row, name, value)
-    row.save(update_fields=list(changes))
-    if on_done is not None and row.status in {SendStatus.SENT, SendStatus.FAILED}:
+    """Record how the attempt went (see `_outcome_apply`), and tell `on_done` if it is over."""
+    row.save(update_fields=_outcome_apply(row, retries=retries, error=error, permanent=permanent))
+    if on_done is not None and _is_done(row):
         on_done(row)
     return row
+
+
+def _claim_many(
+    rows: QuerySet[Sendable],
+    pks: Sequence[int],
+    *,
+    retries: _Retries,
+    on_done: Callable[[Sendable], None] | None = None,
+) -> list[Sendable]:
+    """Take the rows among `pks` that are due and that no live attempt holds, for one attempt
+    each, in one transaction; in the order of `pks`.
+
+    Sent and failed rows are never taken, so a task that runs twice sends once.
+    """
+    now = clock.now()
+    hold_until = now + retries.hold
+    with transaction.atomic():
+        due = {
+            row.pk: row
+            for row in rows.select_for_update(of=("self",)).filter(
+                pk__in=list(pks), status__in=WAITING, next_attempt_at__lte=now
+            )
+        }
+        claimed = []
+        for pk in pks:
+            row = due.pop(pk, None)
+            if row is None:
+                continue
+            if row.attempts >= retries.max_attempts:
+                # The last allowed attempt's sender died before it could say how it went.
+                _settle(
+                    row,
+                    retries=retries,
+                    error=row.last_error or "the last attempt never reported back",
+                    permanent=True,
+                    on_done=on_done,
+                )
+                continue
+            row.status = SendStatus.SENDING
+            row.attempts += 1
+            row.next_attempt_at = hold_until
+            claimed.append(row)
+        if claimed:
+            rows.model._default_manager.filter(pk__in=[row.pk for row in claimed]).update(
+                status=SendStatus.SENDING, attempts=F("attempts") + 1, next_attempt_at=hold_until
+            )
+    return claimed
+
+
+def _record_many(
+    rows: QuerySet[Sendable],
+    attempts: Sequence[tuple[Sendable, _Outcome | None]],
+    *,
+    retries: _Retries,
+    on_done: Callable[[Sendable], None] | None = None,
+) -> list[Sendable]:
+    """Record how the attempts at claimed rows went, in one transaction. The rows attempted,
+    as they now stand.
+
+    An outcome of None: the attempt was never made; the row is handed back, due now, and queued.
+    """
+    now = clock.now()
+    later: dict[dt.datetime, list[int]] = {}
+    handed_back = []
+    recorded = []
+    settled: list[Sendable] = []
+    changed: set[str] = set()
+    with transaction.atomic():
+        current = {
+            row.pk: row
+            for row in rows.select_for_update(of=("self",)).filter(
+                pk__in=[claimed.pk for claimed, _ in attempts]
+            )
+        }
+        for claimed, outcome in attempts:
+            row = current.get(claimed.pk)
+            if row is None:  # deleted meanwhile
+                continue
+            if row.status != SendStatus.SENDING or row.attempts != claimed.attempts:
+                # Our hold ran out and another attempt took the row over; its outcome counts.
+                if outcome is not None:
+                    recorded.append(row)
+                continue
+            if outcome is None:
+                handed_back.append(row.pk)
+                continue
+            changed.update(
+                _outcome_apply(
+                    row,
+                    retries=retries,
+                    error=outcome.error,
+                    permanent=outcome.permanent,
+                    fields=outcome.fields,
+                    now=now,
+                    later=later,
+                )
+            )
+            settled.append(row)
+            recorded.append(row)
+        manager = rows.model._default_manager
+        if len(settled) == 1:
+            settled[0].save(update_fields=sorted(changed))  # cheaper than bulk_update's CASEs
+        elif settled:
+            manager.bulk_update(settled, sorted(changed))
+        if handed_back:
+            manager.filter(pk__in=handed_back).update(
+                status=SendStatus.QUEUED, attempts=F("attempts") - 1, next_attempt_at=now
+            )
+            _queue_rows(retries, handed_back)
+        for next_attempt_at, pks in later.items():
+            _queue_rows(retries, pks, run_after=next_attempt_at)
+        if on_done is not None:
+            for row in settled:
+                if _is_done(row):
+                    on_done(row)
+    return recorded
 
 
 def _claim(
@@ -144,34 +318,9 @@ def _claim(
     retries: _Retries,
     on_done: Callable[[Sendable], None] | None = None,
 ) -> Sendable | None:
-    """Take the row for one attempt, if it is due and no live attempt holds it; else None.
-
-    Sent and failed rows are never taken, so a task that runs twice sends once.
-    """
-    now = clock.now()
-    with transaction.atomic():
-        row = (
-            rows.select_for_update(of=("self",))
-            .filter(pk=pk, status__in=WAITING, next_attempt_at__lte=now)
-            .first()
-        )
-        if row is None:
-            return None
-        if row.attempts >= retries.max_attempts:
-            # The last allowed attempt's sender died before it could say how it went.
-            _settle(
-                row,
-                retries=retries,
-                error=row.last_error or "the last attempt never reported back",
-                permanent=True,
-                on_done=on_done,
-            )
-            return None
-        row.status = SendStatus.SENDING
-        row.attempts += 1
-        row.next_attempt_at = now + retries.hold
-        row.save(update_fields=["status", "attempts", "next_attempt_at"])
-    return row
+    """Take the row for one attempt, if it is due and no live attempt holds it; else None."""
+    claimed = _claim_many(rows, [pk], retries=retries, on_done=on_done)
+    return claimed[0] if claimed else None
 
 
 def _record(
@@ -183,20 +332,33 @@ def _record(
     permanent: bool = False,
     fields: dict[str, Any] | None = None,
     on_done: Callable[[Sendable], None] | None = None,
-) -> Sendable:
-    with transaction.atomic():
-        row = rows.select_for_update(of=("self",)).get(pk=claimed.pk)
-        if row.status != SendStatus.SENDING or row.attempts != claimed.attempts:
-            # Our hold ran out and another attempt took the row over; its outcome counts.
-            return row
-        return _settle(
-            row,
-            retries=retries,
-            error=error,
-            permanent=permanent,
-            fields=fields,
-            on_done=on_done,
-        )
+) -> Sendable | None:
+    """Record how the attempt at a claimed row went; the row as it now stands (None: deleted)."""
+    outcome = _Outcome(error=error, permanent=permanent, fields=fields)
+    recorded = _record_many(rows, [(claimed, outcome)], retries=retries, on_done=on_done)
+    return recorded[0] if recorded else None
+
+
+def _together_else_each(
+    items: Sequence[T], work: Callable[[Sequence[T]], list[R]]
+) -> tuple[list[R], Exception | None]:
+    """`work` on all the items at once; if that fails, on each item by itself, so that one bad
+    item costs only itself. The results, and the first failure (after logging it)."""
+    try:
+        return work(items), None
+    except Exception as exc:
+        if len(items) <= 1:
+            return [], exc
+        logger.warning("a batch of %s failed (%s); trying them one by one", len(items), exc)
+    results: list[R] = []
+    failure: Exception | None = None
+    for item in items:
+        try:
+            results += work([item])
+        except Exception as exc:
+            logger.exception("one of a batch failed")
+            failure = failure or exc
+    return results, failure
 
 
 def notifications_requeue_overdue(
@@ -218,8 +380,12 @@ def notifications_requeue_overdue(
             .order_by("next_attempt_at")
             .values_list("pk", flat=True)[:limit]
         )
-        for pk in ids:
-            retries.task.enqueue(pk)
+        if retries.batch_task is not None:
+            for start in range(0, len(ids), MAIL_BATCH_SIZE):
+                retries.batch_task.enqueue(ids[start : start + MAIL_BATCH_SIZE])
+        else:
+            for pk in ids:
+                retries.task.enqueue(pk)
         queued += len(ids)
     return queued
 
@@ -282,7 +448,8 @@ def mail_send(
         raise ValidationError({"subject_ref": "At most 80 characters."})
     for name, value in (headers or {}).items():
         _one_line("headers", f"{name}: {value}", max_length=998)
-    with transaction.atomic():
+    # Within the caller's transaction, a part of it: no savepoint (checked above, nothing to undo).
+    with transaction.atomic(savepoint=False):
         mail = OutgoingMail.objects.create(
             to=recipients,
             subject=subject,
@@ -324,6 +491,81 @@ def _mail_error_is_permanent(exc: Exception) -> bool:
     return not isinstance(exc, OSError)
 
 
+def _mail_connection_survives(exc: Exception) -> bool:
+    """Whether the connection can take the next mail after this error: yes after the server
+    refused this one (smtplib resets the session), except with 421, after which it closes."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code != 421 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code != 421
+    return not isinstance(exc, OSError)
+
+
+def _mail_backend_close(backend: BaseEmailBackend) -> None:
+    try:
+        backend.close()
+    except Exception as exc:
+        logger.warning("closing the email backend's connection: %s: %s", type(exc).__name__, exc)
+
+
+class _MailSender:
+    """Sends mails over one connection to the email backend, opened at the first mail and again
+    after an error that broke it. When it cannot be opened, every mail after that gets the
+    reason, as an error worth retrying."""
+
+    def __init__(self) -> None:
+        self._backend: BaseEmailBackend | None = None
+        self._unreachable: str | None = None
+
+    def send_all(
+        self, mails: Sequence[OutgoingMail], *, within: dt.timedelta
+    ) -> list[tuple[OutgoingMail, _Outcome | None]]:
+        """Each mail with how its attempt went, or None for those not tried: sending stops once
+        `within` has passed (the first mail is always tried)."""
+        deadline = time.monotonic() + within.total_seconds()
+        outcomes: list[tuple[OutgoingMail, _Outcome | None]] = []
+        for mail in mails:
+            in_time = not outcomes or time.monotonic() < deadline
+            outcomes.append((mail, self.send(mail) if in_time else None))
+        return outcomes
+
+    def send(self, mail: OutgoingMail) -> _Outcome:
+        backend = self._open()
+        if backend is None:
+            return _Outcome(error=self._unreachable or "cannot reach the email backend")
+        try:
+            sent = backend.send_messages([_mail_message(mail)])
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            logger.warning("mail %s attempt %s failed: %s", mail.pk, mail.attempts, error)
+            if not _mail_connection_survives(exc):
+                self.close()
+            return _Outcome(error=error, permanent=_mail_error_is_permanent(exc))
+        if not sent:
+            return _Outcome(error="the email backend sent nothing")
+        return _Outcome(error=None, fields={"sent_at": clock.now()})
+
+    def _open(self) -> BaseEmailBackend | None:
+        if self._backend is None and self._unreachable is None:
+            backend: BaseEmailBackend | None = None
+            try:
+                backend = get_connection()
+                backend.open()
+            except Exception as exc:
+                self._unreachable = f"{type(exc).__name__}: {exc}"
+                logger.warning("cannot reach the email backend: %s", self._unreachable)
+                if backend is not None:
+                    _mail_backend_close(backend)
+            else:
+                self._backend = backend
+        return self._backend
+
+    def close(self) -> None:
+        if self._backend is not None:
+            backend, self._backend = self._backend, None
+            _mail_backend_close(backend)
+
+
 def _mail_done(mail: OutgoingMail) -> None:
     """A mail to a prospect was sent or given up on: the timeline shows it, and the steps of the
     lead's flow that care (settings.NOTIFY_MAIL_OUTCOME_HANDLERS: a sent mail is a touch, one
@@ -355,35 +597,71 @@ def _mail_on_timeline(mail: OutgoingMail) -> None:
         )
 
 
+def mails_deliver(*, mail_ids: Sequence[int]) -> list[OutgoingMail]:
+    """One attempt at each of the queued mails that is due. The mails attempted, as they now
+    stand; those with nothing to do (already sent or given up, not due yet, another attempt
+    under way) are left out.
+
+    In rounds of up to MAIL_BATCH_SIZE mails: claim them in one transaction, send them over one
+    connection to the email backend, record how each went in one transaction (one mail's error
+    is its own). A round that runs out of half its hold hands its unsent mails back, due now,
+    before another worker could take them over and send them twice. If recording (or claiming)
+    a round fails, each of its mails is recorded by itself, so that only a mail whose recording
+    fails is sent again after its hold; the first such error is raised at the end.
+    """
+    retries = _mail_retries()
+    rows = OutgoingMail.objects.select_related("person")
+    ids = list(dict.fromkeys(mail_ids))
+    attempted: list[OutgoingMail] = []
+    failure: Exception | None = None
+    sender = _MailSender()
+
+    def claim(pks: Sequence[int]) -> list[OutgoingMail]:
+        return _claim_many(rows, pks, retries=retries, on_done=_mail_done)
+
+    def record(attempts: Sequence[tuple[OutgoingMail, _Outcome | None]]) -> list[OutgoingMail]:
+        return _record_many(rows, attempts, retries=retries, on_done=_mail_done)
+
+    try:
+        for start in range(0, len(ids), MAIL_BATCH_SIZE):
+            claimed, failed = _together_else_each(ids[start : start + MAIL_BATCH_SIZE], claim)
+            failure = failure or failed
+            if not claimed:
+                continue
+            outcomes = sender.send_all(claimed, within=retries.hold / 2)
+            recorded, failed = _together_else_each(outcomes, record)
+            failure = failure or failed
+            attempted += recorded
+    finally:
+        sender.close()
+    if failure is not None:
+        raise failure
+    return attempted
+
+
 def mail_deliver(*, mail_id: int) -> OutgoingMail | None:
     """One attempt at sending a queued mail. The mail as it now stands, or None when there was
     nothing to do: already sent or given up, not due yet, or another attempt under way."""
-    retries = _mail_retries()
-    rows = OutgoingMail.objects.select_related("person")
-    mail = _claim(rows, mail_id, retries=retries, on_done=_mail_done)
-    if mail is None:
-        return None
-    error: str | None = None
-    permanent = False
-    try:
-        if not _mail_message(mail).send():
-            error = "the email backend sent nothing"
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        permanent = _mail_error_is_permanent(exc)
-        logger.warning("mail %s attempt %s failed: %s", mail.pk, mail.attempts, error)
-    return _record(
-        rows,
-        mail,
-        retries=retries,
-        error=error,
-        permanent=permanent,
-        fields={"sent_at": clock.now()} if error is None else None,
-        on_done=_mail_done,
-    )
+    attempted = mails_deliver(mail_ids=[mail_id])
+    return attempted[0] if attempted else None
 
 
 # The in-app inbox ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Note:
+    """A notification for `notify_users`: an inbox item for `user`, and (when `by_mail` and the
+    user is active with an address) the same as a mail to them. `person`: who it is about."""
+
+    user: User
+    kind: str
+    title: str
+    body: str = ""
+    link: str = ""
+    person: Person | None = None
+    subject_ref: str = ""
+    by_mail: bool = True
 
 
 def inbox_notify(
@@ -407,7 +685,7 @@ def inbox_notify(
     )
     # The references are objects the caller holds; checking they exist would cost queries.
     item.full_clean(exclude=["user", "person"])
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         item.save()
     return item
 
@@ -424,6 +702,60 @@ def _absolute(link: str) -> str:
     return settings.PUBLIC_URL + link if link.startswith("/") and settings.PUBLIC_URL else link
 
 
+def notify_users(*, notes: Sequence[Note]) -> list[InboxItem]:
+    """An inbox item for each note, and a mail for each that goes by mail; the items, in the
+    order of the notes.
+
+    All checked first, then stored in one transaction (the caller's, if it has one) with one
+    insert per table and no savepoint, and one task queued on commit for all of the mails.
+    """
+    from leadline.notify.tasks import mails_deliver_task
+
+    now = clock.now()
+    domain = _mail_domain()
+    items: list[InboxItem] = []
+    mails: list[OutgoingMail] = []
+    for note in notes:
+        item = InboxItem(
+            user=note.user,
+            kind=note.kind,
+            title=note.title.strip(),
+            body=note.body,
+            link=note.link,
+            person=note.person,
+            subject_ref=note.subject_ref,
+            created_at=now,
+        )
+        # The references are objects the caller holds; checking they exist would cost queries.
+        item.full_clean(exclude=["user", "person"])
+        items.append(item)
+        user = note.user
+        if note.by_mail and user.email and user.is_active:
+            text = "\n\n".join(part for part in (note.body.strip(), _absolute(note.link)) if part)
+            mails.append(
+                OutgoingMail(
+                    to=_mail_recipients([user.email]),
+                    subject=_one_line("subject", item.title, max_length=300),
+                    text=text or item.title,
+                    reason=_one_line("reason", note.kind, max_length=80),
+                    subject_ref=note.subject_ref,
+                    # To the user, about the person: not to the person, so it is no touch.
+                    user=user,
+                    message_id=make_msgid(domain=domain),
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+    if not items:
+        return []
+    with transaction.atomic(savepoint=False):
+        InboxItem.objects.bulk_create(items)
+        if mails:
+            OutgoingMail.objects.bulk_create(mails)
+            _queue_on_commit(mails_deliver_task, [mail.pk for mail in mails])
+    return items
+
+
 def notify_user(
     *,
     user: User,
@@ -437,26 +769,20 @@ def notify_user(
 ) -> InboxItem:
     """An inbox item, and (when `by_mail` and the user is active with an address) the same
     as a mail to them."""
-    with transaction.atomic():
-        item = inbox_notify(
-            user=user,
-            kind=kind,
-            title=title,
-            body=body,
-            link=link,
-            person=person,
-            subject_ref=subject_ref,
-        )
-        if by_mail and user.email and user.is_active:
-            text = "\n\n".join(part for part in (body.strip(), _absolute(link)) if part)
-            mail_send(
-                to=[user.email],
-                subject=item.title,
-                text=text or item.title,
-                reason=kind,
+    [item] = notify_users(
+        notes=[
+            Note(
                 user=user,
+                kind=kind,
+                title=title,
+                body=body,
+                link=link,
+                person=person,
                 subject_ref=subject_ref,
+                by_mail=by_mail,
             )
+        ]
+    )
     return item
 
 

@@ -6,6 +6,13 @@ from django_tasks import task
 
 
 @task()
+def mails_deliver_task(mail_ids: list[int]) -> None:
+    from leadline.notify.services import mails_deliver
+
+    mails_deliver(mail_ids=mail_ids)
+
+
+@task()
 def mail_deliver_task(mail_id: int) -> None:
     from leadline.notify.services import mail_deliver
 

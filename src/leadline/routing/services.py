@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -17,10 +18,10 @@ from django.utils import timezone
 
 from leadline.capture.models import Request, RequestStatus
 from leadline.core import clock
-from leadline.core.models import Role, Team, User
-from leadline.core.services import audit_record, timeline_record
+from leadline.core.models import Role, Team, TimelineEvent, User
+from leadline.core.services import audit_record, timeline_event, timeline_record
 from leadline.notify.models import OutgoingMail, SendStatus
-from leadline.notify.services import notify_user, webhook_publish
+from leadline.notify.services import Note, notify_user, notify_users, webhook_publish
 from leadline.routing.business_hours import WorkingHours, first_touch_due
 from leadline.routing.models import (
     Absence,
@@ -53,6 +54,8 @@ ROUTABLE_FIELDS = (
 OPERATORS = ("eq", "ne", "in", "not_in", "gte", "lte", "contains")
 URGENT_KINDS = ("contact", "demo", "pricing")
 FAIRNESS_WINDOW = dt.timedelta(days=7)
+# New requests routed in one transaction at most (the sweep's batches).
+ROUTE_BATCH = 50
 
 
 def routable_values(request: Request) -> dict[str, Any]:
@@ -101,9 +104,13 @@ def rule_matches(rule: RoutingRule, values: dict[str, Any]) -> bool:
 def team_hours(team: Team | None) -> WorkingHours:
     if team is None:
         return WorkingHours()
-    return WorkingHours.parse(
-        team.working_hours, time_zone=team.time_zone, holiday_country=team.country
-    )
+    return _hours(team.working_hours, team.time_zone, team.country)
+
+
+@functools.lru_cache(maxsize=256)
+def _hours(text: str, time_zone: str, country: str) -> WorkingHours:
+    # Routing asks for every seller of every request: read each team's text once.
+    return WorkingHours.parse(text, time_zone=time_zone, holiday_country=country)
 
 
 def relationship_cap(user: User) -> int:
@@ -122,21 +129,123 @@ def active_relationships(user: User) -> int:
 OFF_HOURS = "outside working hours"
 
 
-def unavailable_because(user: User, *, at: dt.datetime, urgent: bool) -> str | None:
-    """Why routing may not give this seller a new lead now, or None when it may."""
-    if not user.is_active:
-        return "deactivated"
-    if not user.accepts_new_leads:
-        return "paused new leads"
-    absence = Absence.objects.filter(user=user, starts_at__lte=at, ends_at__gt=at).first()
-    if absence is not None:
-        return f"away until {absence.ends_at:%d %b %H:%M} UTC"
-    load, cap = active_relationships(user), relationship_cap(user)
-    if load >= cap:
-        return f"at their cap of {cap} relationships"
-    if urgent and not team_hours(user.team).is_open(at):
-        return OFF_HOURS
-    return None
+def _counts(rows: QuerySet[Any], users: Iterable[int]) -> dict[int, int]:
+    """{owner id: rows} for these users, in one grouped query."""
+    return dict(
+        rows.filter(owner__in=list(users))
+        .values("owner")
+        .annotate(n=Count("id"))
+        .values_list("owner", "n")
+    )
+
+
+@dataclasses.dataclass
+class RoutingState:
+    """What routing decides from, read once for a whole batch of requests and kept current as
+    the batch is assigned, so each request costs no queries of its own."""
+
+    at: dt.datetime
+    rules: list[RoutingRule]
+    default_team: Team | None
+    sellers: dict[int, list[User]]  # team id: its sales reps, locked
+    away: dict[int, Absence]  # user id: the absence they are on now
+    loads: dict[int, int]  # user id: active relationships
+    recent: dict[int, int]  # user id: leads given within the fairness window
+    person_owner: dict[int, Ownership]
+    account_owner: dict[int, Ownership]
+    ladders: dict[int, Ladder] = dataclasses.field(default_factory=dict)
+
+    def unavailable_because(self, user: User, *, urgent: bool) -> str | None:
+        """Why routing may not give this seller a new lead now, or None when it may."""
+        if not user.is_active:
+            return "deactivated"
+        if not user.accepts_new_leads:
+            return "paused new leads"
+        absence = self.away.get(user.pk)
+        if absence is not None:
+            return f"away until {absence.ends_at:%d %b %H:%M} UTC"
+        cap = relationship_cap(user)
+        if self.loads.get(user.pk, 0) >= cap:
+            return f"at their cap of {cap} relationships"
+        if urgent and not team_hours(user.team).is_open(self.at):
+            return OFF_HOURS
+        return None
+
+    def fairest(self, candidates: list[User]) -> User:
+        """Round-robin weighted by free capacity: the fewest recent leads per free place wins."""
+
+        def score(user: User) -> tuple[float, int]:
+            free = max(relationship_cap(user) - self.loads.get(user.pk, 0), 1)
+            return ((self.recent.get(user.pk, 0) + 1) / free, user.pk)
+
+        return min(candidates, key=score)
+
+    def rule_for(self, request: Request) -> RoutingRule | None:
+        values = routable_values(request)
+        return next((rule for rule in self.rules if rule_matches(rule, values)), None)
+
+    def ladder(self, team: Team | None) -> Ladder:
+        if team is None:
+            return DEFAULT_LADDER
+        if team.pk not in self.ladders:
+            self.ladders[team.pk] = team_ladder(team)
+        return self.ladders[team.pk]
+
+
+def routing_state_load(*, requests: list[Request], at: dt.datetime) -> RoutingState:
+    """Read what routing `requests` needs in a few queries, locking the sellers
+    of the teams they may go to: two workers routing at once must not both fill a last free
+    place."""
+    rules = list(RoutingRule.objects.filter(is_active=True).select_related("team", "team__manager"))
+    default_team = (
+        Team.objects.select_related("manager").filter(name=settings.ROUTING_DEFAULT_TEAM).first()
+    )
+    state = RoutingState(
+        at=at,
+        rules=rules,
+        default_team=default_team,
+        sellers={},
+        away={},
+        loads={},
+        recent={},
+        person_owner={
+            owned.person_id: owned
+            for owned in Ownership.objects.select_related("owner", "owner__team").filter(
+                person__in={r.person_id for r in requests}, ended_at__isnull=True
+            )
+            if owned.person_id is not None
+        },
+        account_owner={
+            owned.account_id: owned
+            for owned in Ownership.objects.select_related("owner", "owner__team").filter(
+                account__in={r.account_id for r in requests if r.account_id},
+                ended_at__isnull=True,
+            )
+            if owned.account_id is not None
+        },
+    )
+    teams = {rule.team if rule else default_team for rule in map(state.rule_for, requests)}
+    teams.discard(None)
+    if teams:
+        for seller in (
+            User.objects.select_for_update(of=("self",))
+            .select_related("team")
+            .filter(team__in=teams, role=Role.SALES_REP)
+            .order_by("pk")
+        ):
+            assert seller.team_id is not None
+            state.sellers.setdefault(seller.team_id, []).append(seller)
+    judged = {u.pk for team in state.sellers.values() for u in team}
+    judged |= {o.owner_id for o in (*state.person_owner.values(), *state.account_owner.values())}
+    state.away = {
+        absence.user_id: absence
+        for absence in Absence.objects.filter(
+            user__in=judged, starts_at__lte=at, ends_at__gt=at
+        ).order_by("starts_at")
+    }
+    state.loads = _counts(_relationships(), judged)
+    state.recent = _counts(Assignment.objects.filter(at__gte=at - FAIRNESS_WINDOW), judged)
+    return state
 
 
 @dataclasses.dataclass
@@ -149,39 +258,7 @@ class Choice:
     skipped: list[dict[str, str]]
 
 
-def _fairest(candidates: list[User], *, at: dt.datetime) -> User:
-    """Round-robin weighted by free capacity: the fewest recent leads per free place wins."""
-    recent = dict(
-        Assignment.objects.filter(owner__in=candidates, at__gte=at - FAIRNESS_WINDOW)
-        .values("owner")
-        .annotate(n=Count("id"))
-        .values_list("owner", "n")
-    )
-
-    # One grouped count for everyone, not a count per candidate.
-    loads = dict(
-        _relationships()
-        .filter(owner__in=candidates)
-        .values("owner")
-        .annotate(n=Count("id"))
-        .values_list("owner", "n")
-    )
-
-    def score(user: User) -> tuple[float, int]:
-        free = max(relationship_cap(user) - loads.get(user.pk, 0), 1)
-        return ((recent.get(user.pk, 0) + 1) / free, user.pk)
-
-    return min(candidates, key=score)
-
-
-def _sellers(team: Team) -> list[User]:
-    # Lock the team's sellers: two workers routing at once must not both fill a last free place.
-    return list(
-        User.objects.select_for_update().filter(team=team, role=Role.SALES_REP).order_by("pk")
-    )
-
-
-def _choose(request: Request, *, at: dt.datetime, exclude: Iterable[int] = ()) -> Choice:
+def _choose(request: Request, *, state: RoutingState, exclude: Iterable[int] = ()) -> Choice:
     urgent = request.wants_contact or request.kind in URGENT_KINDS
     skipped: list[dict[str, str]] = []
     excluded = set(exclude)
@@ -189,14 +266,12 @@ def _choose(request: Request, *, at: dt.datetime, exclude: Iterable[int] = ()) -
     def reason_to_skip(user: User, *, urgent: bool) -> str | None:
         if user.pk in excluded:
             return "already tried"
-        return unavailable_because(user, at=at, urgent=urgent)
+        return state.unavailable_because(user, urgent=urgent)
 
     # An existing relationship wins, whatever the hour: the owner knows them.
     for owned in (
-        Ownership.objects.filter(person=request.person, ended_at__isnull=True).first(),
-        Ownership.objects.filter(account=request.account, ended_at__isnull=True).first()
-        if request.account
-        else None,
+        state.person_owner.get(request.person_id),
+        state.account_owner.get(request.account_id) if request.account_id else None,
     ):
         if owned is None:
             continue
@@ -206,14 +281,11 @@ def _choose(request: Request, *, at: dt.datetime, exclude: Iterable[int] = ()) -
             return Choice(owned.owner, owned.owner.team, None, Queue.OWNER, f"owns {what}", skipped)
         skipped.append({"user": str(owned.owner), "role": "their owner", "why": reason})
 
-    values = routable_values(request)
-    rule = next(
-        (r for r in RoutingRule.objects.filter(is_active=True) if rule_matches(r, values)), None
-    )
-    team = rule.team if rule else Team.objects.filter(name=settings.ROUTING_DEFAULT_TEAM).first()
+    rule = state.rule_for(request)
+    team = rule.team if rule else state.default_team
     if team is not None:
         working_now, later_today = [], []
-        for user in _sellers(team):
+        for user in state.sellers.get(team.pk, []):
             reason = reason_to_skip(user, urgent=urgent)
             if reason is None:
                 working_now.append(user)
@@ -223,12 +295,12 @@ def _choose(request: Request, *, at: dt.datetime, exclude: Iterable[int] = ()) -
                 skipped.append({"user": str(user), "role": team.name, "why": reason})
         why = f"rule “{rule.name}”" if rule else f"default team {team.name}"
         if working_now:
-            owner = _fairest(working_now, at=at)
+            owner = state.fairest(working_now)
             skipped += [{"user": str(u), "role": team.name, "why": OFF_HOURS} for u in later_today]
             return Choice(owner, team, rule, Queue.OWNER, why, skipped)
         if later_today:
             # Nobody is working now: the first-touch clock starts when their day does.
-            owner = _fairest(later_today, at=at)
+            owner = state.fairest(later_today)
             return Choice(owner, team, rule, Queue.OWNER, f"{why}; nobody in hours now", skipped)
 
     return Choice(team_manager(team), team, rule, Queue.FALLBACK, "nobody could take it", skipped)
@@ -267,82 +339,136 @@ def request_assign(
 
     The new holder hears of it (inbox and mail), on commit. A new request also gets the timers
     of its team's escalation ladder."""
+    assigned = _requests_assign(
+        [request_id], actor=actor, exclude=exclude, reason=reason, fallback=fallback
+    )
+    return assigned[0] if assigned else None
+
+
+def requests_route_new(*, request_ids: Sequence[int]) -> list[Assignment]:
+    """The capture pipeline's step for new requests (see settings.CAPTURE_REQUEST_HANDLERS):
+    each gets one owner and a first-touch deadline, all in one transaction and with a fixed
+    number of queries. Requests already routed are left alone."""
+    return _requests_assign(request_ids)
+
+
+def _requests_assign(
+    request_ids: Sequence[int],
+    *,
+    actor: User | None = None,
+    exclude: Iterable[int] = (),
+    reason: str = "",
+    fallback: bool = False,
+) -> list[Assignment]:
     at = clock.now()
     with transaction.atomic():
-        request = (
+        requests = list(
             Request.objects.select_for_update(of=("self",))
-            .select_related("person", "account", "form")
-            .get(pk=request_id)
+            .select_related("person", "account", "form", "routing", "routing__team")
+            .filter(pk__in=list(request_ids))
+            .order_by("pk")
         )
-        routing = RequestRouting.objects.filter(request=request).first()
-        if routing is not None and not reason:
-            return None
-        if fallback:
-            team = routing.team if routing else None
-            choice = Choice(team_manager(team), team, None, Queue.FALLBACK, "fallback", [])
-        else:
-            choice = _choose(request, at=at, exclude=exclude)
-        summary = _describe(choice)
-        assignment = Assignment.objects.create(
-            request=request,
-            owner=choice.owner,
-            team=choice.team,
-            rule=choice.rule,
-            queue=choice.queue,
-            why=f"{reason}: {summary}" if reason else summary,
-            skipped=choice.skipped,
-            at=at,
-            actor=actor,
-        )
-        if routing is None:
-            due = None
-            if request.status == RequestStatus.OPEN:
-                due = first_touch_due(
-                    received_at=request.created_at,
-                    kind=request.kind,
-                    wants_contact=request.wants_contact,
-                    hours=team_hours(choice.team),
+        routings = {r.pk: r.routing for r in requests if hasattr(r, "routing")}
+        if not reason:
+            requests = [r for r in requests if r.pk not in routings]
+        if not requests:
+            return []
+        state = routing_state_load(requests=[] if fallback else requests, at=at)
+        assignments: list[Assignment] = []
+        new_routings: list[RequestRouting] = []
+        timers: list[Timer] = []
+        ownerships: list[Ownership] = []
+        notes: list[Note] = []
+        for request in requests:
+            routing = routings.get(request.pk)
+            if fallback:
+                team = routing.team if routing else None
+                choice = Choice(team_manager(team), team, None, Queue.FALLBACK, "fallback", [])
+            else:
+                choice = _choose(request, state=state, exclude=exclude)
+            summary = _describe(choice)
+            assignments.append(
+                Assignment(
+                    request=request,
+                    owner=choice.owner,
+                    team=choice.team,
+                    rule=choice.rule,
+                    queue=choice.queue,
+                    why=f"{reason}: {summary}" if reason else summary,
+                    skipped=choice.skipped,
+                    at=at,
+                    actor=actor,
                 )
-            routing = RequestRouting.objects.create(
-                request=request,
-                team=choice.team,
-                owner=choice.owner,
-                queue=choice.queue,
-                assigned_at=at,
-                first_touch_due=due,
             )
-            if due is not None:
-                _timers_plan(request=request, due=due, team=choice.team)
-        else:
-            routing.team, routing.owner = choice.team, choice.owner
-            routing.queue, routing.assigned_at = choice.queue, at
-            routing.save(update_fields=["team", "owner", "queue", "assigned_at"])
-        if choice.owner is not None and choice.queue == Queue.OWNER:
-            _ownership_take(owner=choice.owner, request=request, at=at)
-        timeline_record(
-            kind="request.assigned",
-            summary=assignment.why,
-            person=request.person,
-            account=request.account,
-            actor=actor,
-            occurred_at=at,
-            data={
-                "request_id": request.pk,
-                "assignment_id": assignment.pk,
-                "owner_id": choice.owner.pk if choice.owner else None,
-                "queue": choice.queue,
-                "first_touch_due": routing.first_touch_due.isoformat()
-                if routing.first_touch_due
-                else None,
-                "skipped": choice.skipped,
-            },
-        )
-        if choice.owner is not None and request.status == RequestStatus.OPEN:
-            _holder_notify(request=request, routing=routing, holder=choice.owner, reason=reason)
-    return assignment
+            if routing is None:
+                due = None
+                if request.status == RequestStatus.OPEN:
+                    due = first_touch_due(
+                        received_at=request.created_at,
+                        kind=request.kind,
+                        wants_contact=request.wants_contact,
+                        hours=team_hours(choice.team),
+                    )
+                routing = RequestRouting(
+                    request=request,
+                    team=choice.team,
+                    owner=choice.owner,
+                    queue=choice.queue,
+                    assigned_at=at,
+                    first_touch_due=due,
+                )
+                new_routings.append(routing)
+                routings[request.pk] = routing
+                if due is not None:
+                    timers += _timers_plan(
+                        request=request, due=due, team=choice.team, ladder=state.ladder(choice.team)
+                    )
+            else:
+                routing.team, routing.owner = choice.team, choice.owner
+                routing.queue, routing.assigned_at = choice.queue, at
+                routing.save(update_fields=["team", "owner", "queue", "assigned_at"])
+            if choice.owner is not None and choice.queue == Queue.OWNER:
+                ownerships += _ownership_take(owner=choice.owner, request=request, state=state)
+                state.recent[choice.owner.pk] = state.recent.get(choice.owner.pk, 0) + 1
+            if choice.owner is not None and request.status == RequestStatus.OPEN:
+                notes.append(
+                    _holder_note(
+                        request=request, routing=routing, holder=choice.owner, reason=reason
+                    )
+                )
+        Assignment.objects.bulk_create(assignments)
+        RequestRouting.objects.bulk_create(new_routings)
+        Timer.objects.bulk_create(timers, ignore_conflicts=True)
+        Ownership.objects.bulk_create(ownerships)
+        events = []
+        for assignment in assignments:
+            request, routing = assignment.request, routings[assignment.request.pk]
+            events.append(
+                timeline_event(
+                    kind="request.assigned",
+                    summary=assignment.why,
+                    person=request.person,
+                    account=request.account,
+                    actor=actor,
+                    occurred_at=at,
+                    data={
+                        "request_id": request.pk,
+                        "assignment_id": assignment.pk,
+                        "owner_id": assignment.owner_id,
+                        "queue": assignment.queue,
+                        "first_touch_due": routing.first_touch_due.isoformat()
+                        if routing.first_touch_due
+                        else None,
+                        "skipped": assignment.skipped,
+                    },
+                )
+            )
+        TimelineEvent.objects.bulk_create(events)
+        notify_users(notes=notes)
+    return assignments
 
 
-def _holder_notify(*, request: Request, routing: RequestRouting, holder: User, reason: str) -> None:
+def _holder_note(*, request: Request, routing: RequestRouting, holder: User, reason: str) -> Note:
     label = request_label(request)
     if routing.queue == Queue.FALLBACK:
         title = f"In your fallback queue: {label}"
@@ -357,7 +483,7 @@ def _holder_notify(*, request: Request, routing: RequestRouting, holder: User, r
         lines.append(f"First touch due {local_time(routing.first_touch_due, holder)}.")
     if reason:
         lines.append(f"Why: {reason}.")
-    notify_user(
+    return Note(
         user=holder,
         kind="request.assigned",
         title=title,
@@ -368,27 +494,30 @@ def _holder_notify(*, request: Request, routing: RequestRouting, holder: User, r
     )
 
 
-def _ownership_take(*, owner: User, request: Request, at: dt.datetime) -> None:
-    """The new owner holds the relationship with the person, and with the account if unowned."""
-    current = Ownership.objects.filter(person=request.person, ended_at__isnull=True).first()
+def _ownership_take(*, owner: User, request: Request, state: RoutingState) -> list[Ownership]:
+    """The new owner holds the relationship with the person, and with the account if unowned.
+    Returns the ownerships to create; ends the one it replaces."""
+    made = []
+    current = state.person_owner.get(request.person_id)
     if current is None or current.owner_id != owner.pk:
         if current is not None:
-            Ownership.objects.filter(pk=current.pk).update(ended_at=at)
-        Ownership.objects.create(
-            owner=owner, person=request.person, started_at=at, reason="routed a request"
+            if current.pk is None:  # taken earlier in this batch, not stored yet
+                current.ended_at = state.at
+            else:
+                Ownership.objects.filter(pk=current.pk).update(ended_at=state.at)
+            state.loads[current.owner_id] = state.loads.get(current.owner_id, 1) - 1
+        state.person_owner[request.person_id] = Ownership(
+            owner=owner, person=request.person, started_at=state.at, reason="routed a request"
         )
-    if (
-        request.account is not None
-        and not Ownership.objects.filter(account=request.account, ended_at__isnull=True).exists()
-    ):
-        Ownership.objects.create(
-            owner=owner, account=request.account, started_at=at, reason="routed a request"
+        state.loads[owner.pk] = state.loads.get(owner.pk, 0) + 1
+        made.append(state.person_owner[request.person_id])
+    account = request.account
+    if account is not None and account.pk not in state.account_owner:
+        state.account_owner[account.pk] = Ownership(
+            owner=owner, account=account, started_at=state.at, reason="routed a request"
         )
-
-
-def request_route_new(*, request_id: int) -> None:
-    """The capture pipeline's step for a new request (see settings.CAPTURE_REQUEST_HANDLERS)."""
-    request_assign(request_id=request_id)
+        made.append(state.account_owner[account.pk])
+    return made
 
 
 def touch_record(
@@ -474,8 +603,8 @@ def unrouted_requests_assign() -> int:
             "pk", flat=True
         )[:500]
     )
-    for request_id in ids:
-        request_assign(request_id=request_id)
+    for start in range(0, len(ids), ROUTE_BATCH):
+        requests_route_new(request_ids=ids[start : start + ROUTE_BATCH])
     return len(ids)
 
 
@@ -530,9 +659,11 @@ def local_time(moment: dt.datetime, user: User | None) -> str:
     return f"{local:%a %d %b %H:%M} {local.tzname()}"
 
 
-def _timers_plan(*, request: Request, due: dt.datetime, team: Team | None) -> None:
+def _timers_plan(
+    *, request: Request, due: dt.datetime, team: Team | None, ladder: Ladder
+) -> list[Timer]:
     """The ladder's steps for a new request, as rows the worker will find when they are due."""
-    ladder, hours = team_ladder(team), team_hours(team)
+    hours = team_hours(team)
     steps: list[tuple[str, dt.datetime]] = [(Step.BREACH, due)]
     if ladder.remind_before is not None and due - ladder.remind_before > request.created_at:
         steps.append((Step.REMIND, due - ladder.remind_before))
@@ -540,10 +671,7 @@ def _timers_plan(*, request: Request, due: dt.datetime, team: Team | None) -> No
         steps.append((Step.REASSIGN, hours.add_business_time(due, ladder.reassign_after)))
     if ladder.fallback_after is not None:
         steps.append((Step.FALLBACK, hours.add_business_time(due, ladder.fallback_after)))
-    Timer.objects.bulk_create(
-        [Timer(request=request, step=step, due_at=due_at) for step, due_at in steps],
-        ignore_conflicts=True,
-    )
+    return [Timer(request=request, step=step, due_at=due_at) for step, due_at in steps]
 
 
 def _escalate(
