@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files import File
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils.module_loading import import_string
 from django_tasks import TaskResultStatus
@@ -524,11 +524,15 @@ def submissions_process_queue() -> None:
     from leadline.capture.tasks import submissions_process_pending_task as drain
 
     if isinstance(task_backends[drain.backend], DatabaseBackend):
-        waiting = DBTaskResult.objects.filter(
-            task_path=drain.module_path, status=TaskResultStatus.READY
-        )
-        if waiting.exists():
-            return
+        # Plain SQL: on the hot path, the ORM's query building cost more than the query.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM {DBTaskResult._meta.db_table}"  # noqa: S608
+                " WHERE task_path = %s AND status = %s LIMIT 1",
+                [drain.module_path, TaskResultStatus.READY],
+            )
+            if cursor.fetchone() is not None:
+                return
     drain.enqueue()
 
 
