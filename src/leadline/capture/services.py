@@ -127,7 +127,7 @@ def _request_summary(form: Form, clean: dict[str, Any]) -> str:
 
 # At most this many submissions share one transaction: on SQLite the batch holds the one write
 # lock, and a capture waiting for it must not wait long.
-PROCESS_BATCH = 20
+PROCESS_BATCH = 10
 
 
 @dataclasses.dataclass(eq=False)

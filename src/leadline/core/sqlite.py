@@ -11,13 +11,15 @@ from django.db import OperationalError, connection
 
 T = TypeVar("T")
 
-# How often a waiting write asks for the lock again, and for how long in all.
-POLL_EVERY = 0.0005
+# How often a waiting write asks for the lock again, and for how long in all. At 0.5 ms the
+# wake-ups of 16 submissions waiting at once cost throughput (capture 690 against 740 a
+# second at 2 ms, one run each).
+POLL_EVERY = 0.002
 GIVE_UP_AFTER = 30.0
 
 
 class PromptWrites:
-    """Writes that ask for SQLite's write lock every half millisecond while it is busy.
+    """Writes that ask for SQLite's write lock every 2 ms while it is busy.
 
     SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100 ms between
     tries. The worker holds the lock for a few tens of milliseconds at a time and takes it again
