@@ -61,7 +61,6 @@ def serve(argv: Sequence[str]) -> int:
         "--graceful-timeout", "5",
         "--log-level", "warning",
     ]  # fmt: skip
-    os.environ["LEADLINE_PROCESS"] = "web"
     os.execv(sys.executable, command)
     return 0  # pragma: no cover - execv does not return
 

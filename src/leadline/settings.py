@@ -114,10 +114,6 @@ TEMPLATES = [
 ]
 
 
-# Set by `leadline serve` for its web processes.
-WEB_PROCESS = os.environ.get("LEADLINE_PROCESS") == "web"
-
-
 def _database() -> dict[str, Any]:
     url = os.environ.get("LEADLINE_DATABASE_URL") or f"sqlite:///{DATA_DIR / 'leadline.sqlite3'}"
     # Connections are kept (SQLite's too): opening one, with its pragmas, costs about a
@@ -133,12 +129,6 @@ def _database() -> dict[str, Any]:
             "timeout": 30,
             "init_command": (
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-                # Copying the write-ahead log back into the database (a checkpoint, with an
-                # fsync) falls to whichever connection commits when the log is long: a
-                # submission that drew it waited tens of milliseconds more. The worker, which
-                # writes most, checkpoints at SQLite's default of 1000 pages; web processes
-                # only when the log has grown ten times as long (no worker running).
-                f" PRAGMA wal_autocheckpoint={10000 if WEB_PROCESS else 1000};"
             ),
         }
         config["TEST"] = {"NAME": os.environ.get("LEADLINE_TEST_SQLITE_NAME") or None}
