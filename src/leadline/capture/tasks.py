@@ -8,9 +8,9 @@ from django_tasks import task
 
 # A draining task hands over to a fresh one after this long, so no task runs for ever.
 DRAIN_SECONDS = 10.0
-# After a batch that was not full, wait this long for more before the next: under load the
-# worker then takes fuller batches, paying each batch's fixed cost for more leads, at the price
-# of a request reaching its owner this much later.
+# A drain task waits this long before its first batch: under load the submissions arriving
+# meanwhile join it, so each batch's fixed cost is paid for more leads, at the price of a
+# request reaching its owner this much later.
 LINGER_SECONDS = 0.1
 # On SQLite, a pause after each of the worker's write transactions: a submission waiting for
 # the one write lock gets it then, instead of after the worker's next transaction too.
@@ -19,7 +19,11 @@ YIELD_SECONDS = 0.003
 
 @task()
 def submissions_process_pending_task() -> None:
-    """Process every submission waiting, in batches, and route their requests."""
+    """Process the submissions waiting, in batches, and route their requests.
+
+    It goes on while batches come full, and stops after one that was not: what arrives next is
+    for the drain task queued meanwhile, which the worker runs after the mail queued before it.
+    """
     from leadline.capture.services import (
         PROCESS_BATCH,
         request_handlers_run,
@@ -27,16 +31,17 @@ def submissions_process_pending_task() -> None:
         submissions_process_queue,
     )
 
+    time.sleep(LINGER_SECONDS)
     started = time.monotonic()
     while processed := submissions_process_pending():
         _let_writers_in()
         request_handlers_run(request_ids=list(processed.values()))
         _let_writers_in()
+        if len(processed) < PROCESS_BATCH:
+            return
         if time.monotonic() - started > DRAIN_SECONDS:
             submissions_process_queue()
             return
-        if len(processed) < PROCESS_BATCH:
-            time.sleep(LINGER_SECONDS)
 
 
 def _let_writers_in() -> None:
