@@ -25,7 +25,7 @@ def submissions_process_pending_task() -> None:
     for the drain task queued meanwhile, which the worker runs after the mail queued before it.
     """
     from leadline.capture.services import (
-        PROCESS_BATCH,
+        process_batch,
         request_handlers_run,
         submissions_process_pending,
         submissions_process_queue,
@@ -37,7 +37,7 @@ def submissions_process_pending_task() -> None:
         _let_writers_in()
         request_handlers_run(request_ids=list(processed.values()))
         _let_writers_in()
-        if len(processed) < PROCESS_BATCH:
+        if len(processed) < process_batch():
             return
         if time.monotonic() - started > DRAIN_SECONDS:
             submissions_process_queue()
