@@ -194,9 +194,7 @@ def submissions_process_pending(*, limit: int | None = None) -> dict[int, int]:
     return done
 
 
-def _submissions_process(
-    submission_ids: Sequence[int] | None, *, limit: int = 0
-) -> dict[int, int]:
+def _submissions_process(submission_ids: Sequence[int] | None, *, limit: int = 0) -> dict[int, int]:
     """`submission_ids`, or (None) the oldest waiting ones."""
     now = clock.now()
     with transaction.atomic():
