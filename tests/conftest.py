@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
 
+from leadline.core import clock
 from leadline.core.models import Role, User
 from tests import factories
 
@@ -24,6 +25,12 @@ def _isolated(settings: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def monday_morning() -> Iterator[None]:
+    with clock.frozen_at(factories.MONDAY_10):
+        yield
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ Add new factories here (append; keep each one short). Every argument is keyword-
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from typing import Any
 
@@ -21,6 +22,10 @@ MINIMAL_PDF = (
     b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>endobj\n"
     b"trailer<</Root 1 0 R>>\n%%EOF\n"
 )
+
+# Monday 23 November 2026, 10:00 UTC (11:00 in Berlin): the working morning tests freeze the
+# clock at (the `monday_morning` fixture).
+MONDAY_10 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
 
 
 def user(*, role: str = Role.SALES_REP, username: str | None = None, **extra: Any) -> User:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,14 +16,8 @@ from tests.smtp import smtp_server
 
 __all__ = ["smtp_server"]
 
-MONDAY_10 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
+MONDAY_10 = factories.MONDAY_10
 FRIDAY_20 = dt.datetime(2026, 11, 27, 20, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def monday_morning() -> Iterator[None]:
-    with clock.frozen_at(MONDAY_10):
-        yield
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,18 +23,11 @@ from leadline.routing.models import RoutingRule, Touch
 from leadline.routing.services import request_assign, touch_record
 from tests import factories
 
-pytestmark = pytest.mark.django_db
 RoleClient = Callable[[str], Client]
 HTMX = {"HX-Request": "true"}
 
-# Monday 23 November 2026, 10:00 UTC: 11:00 in Berlin, where Rita works.
-MONDAY_10 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def monday_morning() -> Iterator[None]:
-    with clock.frozen_at(MONDAY_10):
-        yield
+MONDAY_10 = factories.MONDAY_10  # 11:00 in Berlin, where Rita works
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("monday_morning")]
 
 
 @pytest.fixture
