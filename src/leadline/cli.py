@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 import subprocess
@@ -144,6 +145,9 @@ def worker(argv: Sequence[str]) -> int:
     from django.urls import reverse
 
     reverse("web:home")
+    # As in leadline.wsgi: what is loaded now lives as long as the process, and the collector's
+    # full passes need not scan it again (50-90 ms pauses, some while holding SQLite's lock).
+    gc.freeze()
     threading.Thread(target=_sweep_forever, args=(10.0,), daemon=True).start()
     threading.Thread(target=_timers_forever, daemon=True).start()
     call_command("db_worker", "--interval", str(args.interval), "--no-startup-delay")
