@@ -35,8 +35,9 @@ class PromptWrites:
     def __enter__(self) -> PromptWrites:
         self.active = connection.vendor == "sqlite" and not connection.in_atomic_block
         if self.active:
-            with connection.cursor() as cursor:
-                cursor.execute("PRAGMA busy_timeout = 0")
+            # On the driver's connection: Django's cursor wrapper would cost more than the pragma.
+            connection.ensure_connection()
+            connection.connection.execute("PRAGMA busy_timeout = 0")
         return self
 
     def __exit__(
@@ -48,8 +49,7 @@ class PromptWrites:
         if self.active:
             # Back to the connection's own wait (settings: OPTIONS["timeout"], in seconds).
             timeout = connection.settings_dict["OPTIONS"].get("timeout", 5)
-            with connection.cursor() as cursor:
-                cursor.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            connection.connection.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
 
     def run(self, write: Callable[[], T]) -> T:
         if not self.active:
