@@ -122,6 +122,8 @@ def _database() -> dict[str, Any]:
         dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     )
     if config["ENGINE"] == "django.db.backends.sqlite3":
+        # Django's, waiting for the write lock in short steps (see the module).
+        config["ENGINE"] = "leadline.core.sqlite_backend"
         # WAL lets readers and one writer work at once; IMMEDIATE takes the write lock at BEGIN,
         # so concurrent writers queue on busy_timeout instead of failing with "database is locked".
         config["OPTIONS"] = {

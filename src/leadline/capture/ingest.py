@@ -35,7 +35,6 @@ from leadline.capture.validation import (
 from leadline.core import clock
 from leadline.core.links import public_url
 from leadline.core.ratelimit import client_ip, rate_limited
-from leadline.core.sqlite import PromptWrites
 
 logger = logging.getLogger(__name__)
 SPEC_CACHE_SECONDS = 10
@@ -230,42 +229,35 @@ def submission_store(
     (`submissions_requeue_stale`) queues the submission again: stored means processed, later.
     """
     table = Submission._meta.db_table
-    values = [
-        form_id,
-        idempotency_key,
-        # The fields' own conversions: stored exactly as the ORM would.
-        _db_value("received_at", clock.now()),
-        _db_value("payload", payload),
-        _db_value("meta", meta),
-        SubmissionStatus.RECEIVED,
-    ]
-
-    def insert() -> tuple[Any, ...] | None:
-        # Plain SQL: the ORM's insert compiler cost more than the insert itself here. ON
-        # CONFLICT DO NOTHING answers a duplicate with no row instead of an error, which would
-        # abort an enclosing transaction on PostgreSQL.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (form_id, idempotency_key, received_at, payload, meta,"  # noqa: S608
-                " status, attempts, last_error) VALUES (%s, %s, %s, %s, %s, %s, 0, '')"
-                " ON CONFLICT (form_id, idempotency_key) DO NOTHING RETURNING id",
-                values,
-            )
-            row: tuple[Any, ...] | None = cursor.fetchone()
-            return row
-
-    with PromptWrites() as writes:
-        inserted = writes.run(insert)
-        if inserted is None:
-            existing = Submission.objects.get(form_id=form_id, idempotency_key=idempotency_key)
-            return existing.pk, True
-        submission_id = int(inserted[0])
-        try:
-            writes.run(submissions_process_queue)
-        except DatabaseError:
-            logger.exception(
-                "submission %s stored; queueing failed, the sweep will retry", submission_id
-            )
+    # Plain SQL: the ORM's insert compiler cost more than the insert itself here. ON CONFLICT
+    # DO NOTHING answers a duplicate with no row instead of an error, which would abort an
+    # enclosing transaction on PostgreSQL.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (form_id, idempotency_key, received_at, payload, meta,"  # noqa: S608
+            " status, attempts, last_error) VALUES (%s, %s, %s, %s, %s, %s, 0, '')"
+            " ON CONFLICT (form_id, idempotency_key) DO NOTHING RETURNING id",
+            [
+                form_id,
+                idempotency_key,
+                # The fields' own conversions: stored exactly as the ORM would.
+                _db_value("received_at", clock.now()),
+                _db_value("payload", payload),
+                _db_value("meta", meta),
+                SubmissionStatus.RECEIVED,
+            ],
+        )
+        inserted = cursor.fetchone()
+    if inserted is None:
+        existing = Submission.objects.get(form_id=form_id, idempotency_key=idempotency_key)
+        return existing.pk, True
+    submission_id = int(inserted[0])
+    try:
+        submissions_process_queue()
+    except DatabaseError:
+        logger.exception(
+            "submission %s stored; queueing failed, the sweep will retry", submission_id
+        )
     return submission_id, False
 
 

@@ -1,0 +1,82 @@
+"""The SQLite backend waits for a busy write lock in short steps, then gives up at its timeout."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import OperationalError, connection
+
+from leadline.core.sqlite_backend.base import DatabaseWrapper
+
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="the backend is SQLite's; PostgreSQL queues lock waiters"
+)
+
+
+@pytest.fixture(autouse=True)
+def _own_database(django_db_blocker: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """These tests open a database file of their own, not the test database. Playwright's
+    browser tests leave an event loop running in this thread, which makes Django refuse to open
+    a connection; nothing here is async."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with django_db_blocker.unblock():
+        yield
+
+
+def _wrapper(path: Path, timeout: float) -> DatabaseWrapper:
+    settings: dict[str, Any] = {
+        **connection.settings_dict,
+        "NAME": str(path),
+        "OPTIONS": {"timeout": timeout, "transaction_mode": "IMMEDIATE"},
+    }
+    wrapper = DatabaseWrapper(settings, alias="lock-test")
+    wrapper.ensure_connection()
+    return wrapper
+
+
+def _hold_lock(path: Path, seconds: float, taken: threading.Event) -> None:
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("BEGIN IMMEDIATE")
+    taken.set()
+    time.sleep(seconds)
+    holder.execute("COMMIT")
+    holder.close()
+
+
+def _insert_while_locked(tmp_path: Path, *, timeout: float, held_for: float) -> None:
+    path = tmp_path / "lock.sqlite3"
+    waiter = _wrapper(path, timeout)
+    with waiter.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("CREATE TABLE t (x INTEGER)")
+    taken = threading.Event()
+    holder = threading.Thread(target=_hold_lock, args=(path, held_for, taken))
+    holder.start()
+    taken.wait()
+    try:
+        with waiter.cursor() as cursor:
+            cursor.execute("INSERT INTO t (x) VALUES (%s)", [1])
+            cursor.executemany("INSERT INTO t (x) VALUES (%s)", ([n] for n in (2, 3)))
+    finally:
+        holder.join()
+        waiter.close()
+
+
+def test_a_write_waits_for_the_lock_and_then_succeeds(tmp_path: Path) -> None:
+    # SQLite's own handler is off (timeout 0): without the backend's retries this would fail.
+    _insert_while_locked(tmp_path, timeout=5, held_for=0.2)
+    rows = sqlite3.connect(tmp_path / "lock.sqlite3").execute("SELECT x FROM t").fetchall()
+    assert sorted(rows) == [(1,), (2,), (3,)]
+
+
+def test_a_write_gives_up_after_the_timeout(tmp_path: Path) -> None:
+    started = time.monotonic()
+    with pytest.raises(OperationalError, match="database is locked"):
+        _insert_while_locked(tmp_path, timeout=0.1, held_for=1.0)
+    assert time.monotonic() - started < 1.0 + 0.5  # it did not wait for the holder
