@@ -13,10 +13,6 @@ from django.db import OperationalError, connection
 
 from leadline.core.sqlite_backend.base import DatabaseWrapper
 
-pytestmark = pytest.mark.skipif(
-    connection.vendor != "sqlite", reason="the backend is SQLite's; PostgreSQL queues lock waiters"
-)
-
 
 @pytest.fixture(autouse=True)
 def _own_database(django_db_blocker: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -29,6 +25,7 @@ def _own_database(django_db_blocker: Any, monkeypatch: pytest.MonkeyPatch) -> An
 
 
 def _wrapper(path: Path, timeout: float) -> DatabaseWrapper:
+    # A file of its own, whichever database the suite runs on.
     settings: dict[str, Any] = {
         **connection.settings_dict,
         "NAME": str(path),
