@@ -39,6 +39,7 @@ from leadline.core.models import (
     TimelineEvent,
     User,
 )
+from leadline.core.selectors import merge_survivor
 from leadline.core.services import audit_record, timeline_event, timeline_record
 
 logger = logging.getLogger(__name__)
@@ -58,11 +59,8 @@ def person_for_email(*, email: str, defaults: dict[str, Any]) -> tuple[Person, b
     email = email_normalise(email)
     existing = PersonEmail.objects.select_related("person").filter(email=email).first()
     if existing is not None:
-        person = existing.person
-        # Follow merges: the address may still point at a record folded into another.
-        while person.merged_into_id is not None:
-            person = Person.objects.get(pk=person.merged_into_id)
-        return person, False
+        # The address may still point at a record folded into another.
+        return merge_survivor(existing.person), False
     try:
         with transaction.atomic():
             person = Person.objects.create(**defaults)
@@ -253,17 +251,13 @@ def _submissions_process(submission_ids: Sequence[int] | None, *, limit: int = 0
 def _people_find_or_make(batch: list[_Incoming]) -> None:
     """Each submission's person: the owner of its address (after merges), else a new person.
     Two submissions in the batch with one new address make one person."""
+    # An address may still point at a record folded into another.
     known = {
-        found.email: found.person
+        found.email: merge_survivor(found.person)
         for found in PersonEmail.objects.select_related("person").filter(
             email__in={item.email for item in batch}
         )
     }
-    for email, person in list(known.items()):
-        # Follow merges: the address may still point at a record folded into another.
-        while person.merged_into_id is not None:
-            person = Person.objects.get(pk=person.merged_into_id)
-        known[email] = person
     new: dict[str, Person] = {}
     for item in batch:
         if item.email in known:
@@ -301,7 +295,7 @@ def _accounts_find_or_make(batch: list[_Incoming]) -> None:
         if (domain := email_domain(item.email)) and not is_free_mail(domain)
     }
     known = {
-        found.domain: found.account
+        found.domain: merge_survivor(found.account)
         for found in AccountDomain.objects.select_related("account").filter(
             domain__in=set(domains.values())
         )
@@ -312,10 +306,7 @@ def _accounts_find_or_make(batch: list[_Incoming]) -> None:
         if not domain:
             item.account = _account_by_name(item.clean.get("company", ""))
         elif domain in known:
-            account = known[domain]
-            while account.merged_into_id is not None:
-                account = Account.objects.get(pk=account.merged_into_id)
-            item.account = known[domain] = account
+            item.account = known[domain]
         else:
             if domain not in new:
                 new[domain] = Account(name=item.clean.get("company") or _name_from_domain(domain))

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from django.db.models import Q, QuerySet
 
 from leadline.core.models import Account, Person, TimelineEvent
+
+Merged = TypeVar("Merged", Person, Account)
+
+
+def merge_survivor(record: Merged) -> Merged:
+    """The record that `record` was folded into, after any chain of merges; itself if none.
+    A link already followed ends the walk, so bad data cannot loop it."""
+    seen = {record.pk}
+    while record.merged_into_id is not None and record.merged_into_id not in seen:
+        seen.add(record.merged_into_id)
+        record = type(record).objects.get(pk=record.merged_into_id)
+    return record
 
 
 def people_search(*, query: str = "", account_id: int | None = None) -> QuerySet[Person]:

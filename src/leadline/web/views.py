@@ -62,11 +62,7 @@ def _fragment_or_page(
 
 def _follow_merges(model: type[Person] | type[Account], pk: int) -> Any:
     record: Any = get_object_or_404(model, pk=pk)
-    seen = {record.pk}
-    while record.merged_into_id is not None and record.merged_into_id not in seen:
-        seen.add(record.merged_into_id)
-        record = model.objects.get(pk=record.merged_into_id)
-    return record
+    return selectors.merge_survivor(record)
 
 
 def _logged_in(user: Any) -> bool:
