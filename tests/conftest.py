@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
 
+from leadline.capture import services as capture_services
 from leadline.core import clock
 from leadline.core.models import Role, User
 from tests import factories
@@ -23,6 +24,8 @@ def _isolated(settings: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]
     # Factories make many users; a slow password hash would only slow the tests.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
     cache.clear()
+    # A drain task seen waiting by an earlier test is not this test's.
+    capture_services._drain_seen_waiting_at = -capture_services.DRAIN_WAITING_TRUSTED_FOR
     yield
     cache.clear()
 

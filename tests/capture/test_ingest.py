@@ -278,3 +278,51 @@ def test_submissions_stored_while_a_drain_task_waits_share_it(
     # Once it has run, the next submission queues a task of its own.
     post_json(client, form.slug, factories.submission_data(email="p3@acme.example"))
     assert waiting.filter(status="READY").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_drain_task_seen_waiting_is_trusted_for_half_its_linger(
+    client: Client, run_worker: Any
+) -> None:
+    """It has not started, and once started it lingers before reading what waits: stores in
+    that time need not look for it again, and it still processes them."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django_tasks_db.models import DBTaskResult
+
+    from leadline.capture import services
+    from leadline.capture.tasks import submissions_process_pending_task
+
+    form = factories.form()
+
+    def store(n: int) -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            response = post_json(
+                client, form.slug, factories.submission_data(email=f"p{n}@acme.example")
+            )
+        assert response.status_code == 201
+        return [q["sql"] for q in queries if DBTaskResult._meta.db_table in q["sql"]]
+
+    assert store(0)  # looked, found none, queued one
+    assert store(1)  # looked, found it waiting
+    assert store(2) == []  # trusted: not looked for
+    services._drain_seen_waiting_at -= services.DRAIN_WAITING_TRUSTED_FOR
+    assert store(3)  # trusted no longer: looked again
+
+    run_worker()
+
+    waiting = DBTaskResult.objects.filter(task_path=submissions_process_pending_task.module_path)
+    assert list(waiting.values_list("status", flat=True)) == ["SUCCESSFUL"]
+    assert Submission.objects.filter(status="processed").count() == 4
+    assert Request.objects.count() == 4
+
+
+def test_a_drain_task_seen_inside_a_transaction_is_not_trusted(client: Client) -> None:
+    """It may be the transaction's own, and roll back with it."""
+    from leadline.capture import services
+
+    form = factories.form()
+    before = services._drain_seen_waiting_at
+    for n in range(3):
+        post_json(client, form.slug, factories.submission_data(email=f"p{n}@acme.example"))
+    assert services._drain_seen_waiting_at == before

@@ -133,7 +133,11 @@ class SubmissionStatus(models.TextChoices):
 class Submission(models.Model):
     """The raw submission, stored before anything else happens to it."""
 
-    form = models.ForeignKey(Form, on_delete=models.PROTECT, related_name="submissions")
+    # No index of its own: submission_idempotency (form, idempotency_key) serves lookups by
+    # form, and each index is one more page written per submission on the capture path.
+    form = models.ForeignKey(
+        Form, on_delete=models.PROTECT, related_name="submissions", db_index=False
+    )
     idempotency_key = models.CharField(max_length=200)
     received_at = models.DateTimeField(default=clock.now, db_index=True)
     payload: models.JSONField[Any] = models.JSONField()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +26,7 @@ from leadline.capture.models import (
     Submission,
     SubmissionStatus,
 )
+from leadline.capture.tasks import LINGER_SECONDS
 from leadline.capture.validation import TRACKING_FIELDS
 from leadline.core import clock
 from leadline.core.freemail import is_free_mail
@@ -504,6 +506,13 @@ def request_handlers_run(*, request_ids: Sequence[int]) -> None:
             logger.exception("%s failed for requests %s; the sweep will retry", path, request_ids)
 
 
+# When a check found a drain task waiting, stores in the next this-many seconds skip the check:
+# that task has not started, and once started it lingers LINGER_SECONDS before reading what
+# is waiting, so it will see them. Half the linger, for a margin. (Per process.)
+DRAIN_WAITING_TRUSTED_FOR = LINGER_SECONDS / 2
+_drain_seen_waiting_at = -DRAIN_WAITING_TRUSTED_FOR
+
+
 def submissions_process_queue() -> None:
     """Make sure a task that processes the waiting submissions is queued and not yet started.
 
@@ -511,12 +520,16 @@ def submissions_process_queue() -> None:
     before it starts, so under load the worker takes them in batches instead of paying a task
     apiece. When the waiting task cannot be seen (another task backend), one is queued anyway.
     """
+    global _drain_seen_waiting_at
     from django_tasks import task_backends
     from django_tasks_db import DatabaseBackend
     from django_tasks_db.models import DBTaskResult
 
     from leadline.capture.tasks import submissions_process_pending_task as drain
 
+    checked_at = time.monotonic()
+    if checked_at - _drain_seen_waiting_at < DRAIN_WAITING_TRUSTED_FOR:
+        return
     if isinstance(task_backends[drain.backend], DatabaseBackend):
         # Plain SQL: on the hot path, the ORM's query building cost more than the query.
         with connection.cursor() as cursor:
@@ -526,6 +539,10 @@ def submissions_process_queue() -> None:
                 [drain.module_path, TaskResultStatus.READY],
             )
             if cursor.fetchone() is not None:
+                # It was waiting at checked_at or later, so it starts after that. Not trusted
+                # inside a transaction: the task may be this transaction's own, and roll back.
+                if not connection.in_atomic_block:
+                    _drain_seen_waiting_at = checked_at
                 return
     drain.enqueue()
 
