@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "leadline.notify",
     "leadline.capture",
     "leadline.routing",
+    "leadline.journeys",
     "leadline.insight",
     "leadline.web",
     "leadline.api",

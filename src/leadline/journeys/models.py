@@ -1,0 +1,271 @@
+"""The buyer's journey, outside in, and the signals that show where a buyer is on it.
+
+A journey is the buyer's steps in the buyer's words; each step has exit signals (rules over
+events) and the seller's supporting activities. Positions are kept per person and per account
+(the buying group), and every move is a transition row with its cause: the history later
+analysis learns from.
+
+Web tracking stores raw batches first (`EventBatch`, written by the hot path in ingest.py);
+the worker turns them into `WebEvent` rows, per visitor, joined to a person once the visitor is
+known (a form submit or an email click).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+
+from leadline.core import clock
+from leadline.core.models import Account, Person, User
+
+
+class Journey(models.Model):
+    """A buyer's journey: for a product or a segment, or the default one."""
+
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=80, unique=True)
+    description = models.TextField(blank=True)
+    is_default = models.BooleanField(
+        default=False, help_text="The journey new people and accounts start on"
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=clock.now)
+    updated_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="journey_one_default"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class JourneyStep(models.Model):
+    """One of the buyer's steps, in the buyer's words ("Comparing vendors").
+
+    `exit_signals` is a list of rules; any one that holds shows the buyer has left this step
+    for the next. Each rule: {"name": "Visited pricing twice", "event": "page_view",
+    "path_contains": "/pricing", "count": 2, "within_days": 30} (see journeys.signals).
+    `activities` is what the seller does to support this step: content to offer and who
+    should talk to them.
+    """
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveIntegerField()
+    name = models.CharField(max_length=120)
+    buyer_words = models.TextField(
+        blank=True, help_text="What the buyer is doing or thinking here, in their words"
+    )
+    exit_signals: models.JSONField[Any] = models.JSONField(default=list, blank=True)
+    content_to_offer = models.TextField(blank=True)
+    who_should_talk = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["journey", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["journey", "position"], name="step_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.journey}: {self.position}. {self.name}"
+
+
+class JourneyPosition(models.Model):
+    """Where a person, or an account's buying group, is on a journey now."""
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="positions")
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.CASCADE, related_name="journey_positions"
+    )
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="journey_positions"
+    )
+    step = models.ForeignKey(JourneyStep, on_delete=models.PROTECT, related_name="positions")
+    since = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(person__isnull=False, account__isnull=True)
+                | Q(person__isnull=True, account__isnull=False),
+                name="position_person_or_account",
+            ),
+            models.UniqueConstraint(
+                fields=["journey", "person"],
+                condition=Q(person__isnull=False),
+                name="position_person",
+            ),
+            models.UniqueConstraint(
+                fields=["journey", "account"],
+                condition=Q(account__isnull=False),
+                name="position_account",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person or self.account} at {self.step}"
+
+
+class TransitionCause(models.TextChoices):
+    SIGNAL = "signal", "An exit signal"
+    USER = "user", "Moved by someone"
+    START = "start", "Started on the journey"
+    IMPORT = "import", "Imported"
+
+
+class JourneyTransition(models.Model):
+    """A move from one step to another (backwards too), with when and why. Never changed."""
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="transitions")
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.CASCADE, related_name="journey_transitions"
+    )
+    account = models.ForeignKey(
+        Account,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="journey_transitions",
+    )
+    from_step = models.ForeignKey(
+        JourneyStep, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_step = models.ForeignKey(JourneyStep, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=clock.now)
+    cause = models.CharField(max_length=20, choices=TransitionCause.choices)
+    signal_name = models.CharField(max_length=200, blank=True)
+    moved_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL)
+    note = models.TextField(blank=True)
+    # The events behind a signal: {"web_events": [ids], "events": [ids]}.
+    evidence: models.JSONField[Any] = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["person", "-at"], name="transition_person"),
+            models.Index(fields=["account", "-at"], name="transition_account"),
+            models.Index(fields=["journey", "at"], name="transition_journey"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(person__isnull=False, account__isnull=True)
+                | Q(person__isnull=True, account__isnull=False),
+                name="transition_person_or_account",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person or self.account}: {self.from_step} → {self.to_step}"
+
+
+class TrackingSite(models.Model):
+    """A website that embeds /t.js. Its public key goes with every batch of events."""
+
+    name = models.CharField(max_length=120)
+    key = models.CharField(max_length=40, unique=True)
+    allowed_origins = models.TextField(
+        blank=True, help_text="One origin per line (https://www.example.com); empty: any"
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=clock.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def origins(self) -> list[str]:
+        return [
+            line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()
+        ]
+
+
+class BatchStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSED = "processed", "Processed"
+    FAILED = "failed", "Failed (will retry)"
+
+
+class EventBatch(models.Model):
+    """A batch of tracking events as the hot path stored it: only the events that passed its
+    checks, before anything else happens to them."""
+
+    site = models.ForeignKey(
+        TrackingSite, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    visitor_id = models.CharField(max_length=64)
+    received_at = models.DateTimeField(default=clock.now)
+    events: models.JSONField[Any] = models.JSONField()
+    meta: models.JSONField[Any] = models.JSONField(default=dict)
+    status = models.CharField(
+        max_length=20, choices=BatchStatus.choices, default=BatchStatus.RECEIVED
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "received_at"], name="event_batch_status")]
+
+    def __str__(self) -> str:
+        return f"Event batch {self.pk} from {self.visitor_id}"
+
+
+class Visitor(models.Model):
+    """A browser, known by the anonymous id in its first-party cookie; joined to a person once
+    they identify themselves."""
+
+    visitor_id = models.CharField(max_length=64, unique=True)
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="visitors"
+    )
+    first_seen_at = models.DateTimeField(default=clock.now)
+    last_seen_at = models.DateTimeField(default=clock.now)
+    identified_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.visitor_id
+
+
+class EventSource(models.TextChoices):
+    WEB = "web", "Website"
+    API = "api", "Events API"
+    MAIL = "mail", "Email"
+
+
+class Event(models.Model):
+    """A signal from the buyer: a page view, a custom web event, or an event another system sent
+    (webinar attended, trial started, email clicked). Exit signals are rules over these."""
+
+    occurred_at = models.DateTimeField(default=clock.now)
+    recorded_at = models.DateTimeField(default=clock.now)
+    source = models.CharField(max_length=10, choices=EventSource.choices)
+    name = models.CharField(max_length=80, help_text='"page_view" or the event\'s own name')
+    visitor = models.ForeignKey(
+        Visitor, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    url = models.TextField(blank=True)
+    path = models.CharField(max_length=500, blank=True)
+    title = models.CharField(max_length=300, blank=True)
+    referrer = models.TextField(blank=True)
+    properties: models.JSONField[Any] = models.JSONField(default=dict, blank=True)
+    # Where it came from, so a batch processed twice adds nothing: "<batch id>:<index>" for web
+    # events, the sender's id for API events.
+    dedupe_key = models.CharField(max_length=200, unique=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["person", "name", "-occurred_at"], name="event_person"),
+            models.Index(fields=["visitor", "-occurred_at"], name="event_visitor"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.name} {self.path}"
