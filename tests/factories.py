@@ -157,3 +157,19 @@ def routed_request(
         request_assign(request_id=made.pk)
     made.refresh_from_db()
     return made
+
+
+def buyer_event(*, person: Person, name: str, at: Any = None, path: str = "", **extra: Any) -> Any:
+    """A signal from the buyer (journeys.Event); `event` alone would say too little."""
+    from leadline.core import clock
+    from leadline.journeys.models import Event, EventSource
+
+    extra.setdefault("source", EventSource.API)
+    return Event.objects.create(
+        person=person,
+        name=name,
+        path=path,
+        occurred_at=at or clock.now(),
+        dedupe_key=f"test:{next(_seq)}",
+        **extra,
+    )

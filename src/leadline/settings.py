@@ -221,7 +221,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # What happens to a request once capture has made it: dotted paths of functions taking
 # `request_id=`, each its own transaction and idempotent. Capture knows no app further down the
 # lead's flow; this list is where the flow is joined up.
-CAPTURE_REQUEST_HANDLERS = ["leadline.routing.services.requests_route_new"]
+CAPTURE_REQUEST_HANDLERS = [
+    "leadline.routing.services.requests_route_new",  # first: an owner at once
+    "leadline.journeys.services.requests_signals_record",
+]
 # Told when a mail to a prospect was sent or given up on (notify must not import the lead's flow).
 NOTIFY_MAIL_OUTCOME_HANDLERS = ["leadline.routing.services.request_mail_outcome"]
 

@@ -1,0 +1,377 @@
+"""Writes for the buyer's journey: starting on it, moving along it (by signal or by hand), and
+recording the signals capture sees.
+
+Every move is one `JourneyTransition` row (never changed afterwards), the position it leads to,
+and a timeline event that says which signal, or who, moved the buyer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+
+from leadline.core import clock
+from leadline.core.models import Account, Membership, Person, TimelineEvent, User
+from leadline.core.services import audit_record, timeline_event
+from leadline.journeys.models import (
+    Event,
+    EventSource,
+    Journey,
+    JourneyPosition,
+    JourneyStep,
+    JourneyTransition,
+    TransitionCause,
+)
+from leadline.journeys.signals import EventFacts, Rule, first_rule_holding, rules_parse
+
+Subject = Person | Account
+
+
+def _subject_fields(subject: Subject) -> dict[str, Any]:
+    if isinstance(subject, Person):
+        return {"person": subject, "account": None}
+    return {"person": None, "account": subject}
+
+
+def _why(cause: str, *, signal_name: str, moved_by: User | None) -> str:
+    if cause == TransitionCause.SIGNAL:
+        return f"signal: {signal_name}"
+    if cause == TransitionCause.USER:
+        return f"moved by {moved_by.get_full_name() or moved_by.username}" if moved_by else "moved"
+    if cause == TransitionCause.IMPORT:
+        return "imported"
+    return "started"
+
+
+class _Moves:
+    """Moves gathered in memory and stored at once (a batch of leads makes many)."""
+
+    def __init__(self) -> None:
+        self.new_positions: list[JourneyPosition] = []
+        self.changed_positions: dict[int, JourneyPosition] = {}
+        self.transitions: list[JourneyTransition] = []
+
+    def add(
+        self,
+        *,
+        journey: Journey,
+        subject: Subject,
+        position: JourneyPosition | None,
+        to_step: JourneyStep,
+        cause: str,
+        at: dt.datetime,
+        signal_name: str = "",
+        moved_by: User | None = None,
+        note: str = "",
+        evidence: dict[str, Any] | None = None,
+    ) -> JourneyPosition:
+        """Move `subject` from `position` (None: not on the journey yet); returns its position."""
+        from_step = position.step if position is not None else None
+        if position is None:
+            position = JourneyPosition(journey=journey, **_subject_fields(subject))
+            self.new_positions.append(position)
+        elif position.pk is not None:
+            self.changed_positions[position.pk] = position
+        position.step = to_step
+        position.since = at
+        self.transitions.append(
+            JourneyTransition(
+                journey=journey,
+                from_step=from_step,
+                to_step=to_step,
+                at=at,
+                cause=cause,
+                signal_name=signal_name,
+                moved_by=moved_by,
+                note=note,
+                evidence=evidence or {},
+                **_subject_fields(subject),
+            )
+        )
+        return position
+
+    def save(self) -> list[JourneyTransition]:
+        """Positions, transitions, and the timeline event that says what moved each."""
+        JourneyPosition.objects.bulk_create(self.new_positions)
+        JourneyPosition.objects.bulk_update(self.changed_positions.values(), ["step", "since"])
+        moved = JourneyTransition.objects.bulk_create(self.transitions)
+        TimelineEvent.objects.bulk_create(_timeline_event(t) for t in moved)
+        return moved
+
+
+def _timeline_event(moved: JourneyTransition) -> TimelineEvent:
+    from_step, to_step, journey = moved.from_step, moved.to_step, moved.journey
+    backwards = from_step is not None and to_step.position < from_step.position
+    verb = "Started at" if from_step is None else ("Moved back to" if backwards else "Moved to")
+    why = _why(moved.cause, signal_name=moved.signal_name, moved_by=moved.moved_by)
+    return timeline_event(
+        kind="journey.moved",
+        summary=f"{verb} “{to_step.name}” ({journey.name}) — {why}",
+        person=moved.person,
+        account=moved.account,
+        actor=moved.moved_by,
+        occurred_at=moved.at,
+        data={
+            "journey": journey.pk,
+            "transition": moved.pk,
+            "from_step": from_step.name if from_step else None,
+            "to_step": to_step.name,
+            "cause": moved.cause,
+            "signal": moved.signal_name,
+        },
+    )
+
+
+def journey_move(
+    *,
+    journey: Journey,
+    to_step: JourneyStep,
+    moved_by: User,
+    person: Person | None = None,
+    account: Account | None = None,
+    note: str = "",
+) -> JourneyTransition:
+    """Someone moves a person or an account's buying group to a step, forwards or back.
+
+    Signals weigh only what happens after such a move: the person who moved them knew better.
+    """
+    if (person is None) == (account is None):
+        raise ValueError("move a person or an account")
+    if to_step.journey_id != journey.pk:
+        raise ValueError(f"step {to_step.name!r} is not on the journey {journey.name!r}")
+    subject: Subject = person if person is not None else account  # type: ignore[assignment]
+    with transaction.atomic():
+        position = (
+            JourneyPosition.objects.select_for_update()
+            .select_related("step")
+            .filter(journey=journey, **{"person" if person else "account": subject})
+            .first()
+        )
+        if position is not None and position.step_id == to_step.pk:
+            raise ValueError(f"already at {to_step.name!r}")
+        moves = _Moves()
+        moves.add(
+            journey=journey,
+            subject=subject,
+            position=position,
+            to_step=to_step,
+            cause=TransitionCause.USER,
+            at=clock.now(),
+            moved_by=moved_by,
+            note=note,
+        )
+        (moved,) = moves.save()
+        audit_record(
+            actor=moved_by,
+            action="journey.move",
+            obj=moved,
+            data={"to_step": to_step.name, "note": note},
+        )
+    return moved
+
+
+def _rules(step: JourneyStep) -> list[Rule]:
+    # Stored rules were checked when saved; a bad one (edited in the database) moves nobody.
+    try:
+        return rules_parse(step.exit_signals)
+    except ValueError:
+        return []
+
+
+def signals_evaluate(*, person_ids: Sequence[int]) -> list[JourneyTransition]:
+    """Move these people along every active journey as far as their events show, and their
+    accounts' buying groups with them. Idempotent: run twice, the second run moves nobody.
+
+    A person with no position starts on the default journey's first step. Each step's exit
+    signals are tried in order; the first that holds moves them to the next step, and the next
+    step's signals are tried in turn. An account moves forward (never back) when one of its
+    people gets past its step.
+    """
+    ids = sorted(set(person_ids))
+    journeys = list(Journey.objects.filter(is_active=True).prefetch_related("steps"))
+    if not ids or not journeys:
+        return []
+    now = clock.now()
+    moves = _Moves()
+    with transaction.atomic():
+        people = Person.objects.in_bulk(ids)
+        positions = {
+            (p.journey_id, p.person_id): p
+            for p in JourneyPosition.objects.select_for_update()
+            .select_related("step")
+            .filter(person_id__in=ids)
+        }
+        by_hand = {
+            (row["journey_id"], row["person_id"]): row["last"]
+            for row in JourneyTransition.objects.filter(
+                person_id__in=ids, cause=TransitionCause.USER
+            )
+            .values("journey_id", "person_id")
+            .annotate(last=Max("at"))
+        }
+        events = _events_by_person(ids, journeys)
+        reached: dict[tuple[int, int], tuple[JourneyStep, str]] = {}
+        for journey in journeys:
+            steps = sorted(journey.steps.all(), key=lambda s: s.position)
+            if not steps:
+                continue
+            next_of = {a.pk: b for a, b in itertools.pairwise(steps)}
+            for person_id in ids:
+                person = people.get(person_id)
+                if person is None:
+                    continue
+                position = positions.get((journey.pk, person_id))
+                if position is None:
+                    if not journey.is_default:
+                        continue
+                    position = moves.add(
+                        journey=journey,
+                        subject=person,
+                        position=None,
+                        to_step=steps[0],
+                        cause=TransitionCause.START,
+                        at=now,
+                    )
+                since = by_hand.get((journey.pk, person_id))
+                signal = ""
+                while (following := next_of.get(position.step_id)) is not None:
+                    hit = first_rule_holding(
+                        _rules(position.step), events[person_id], now=now, since=since
+                    )
+                    if hit is None:
+                        break
+                    rule, evidence = hit
+                    signal = rule.name
+                    position = moves.add(
+                        journey=journey,
+                        subject=person,
+                        position=position,
+                        to_step=following,
+                        cause=TransitionCause.SIGNAL,
+                        at=now,
+                        signal_name=rule.name,
+                        evidence={"events": evidence},
+                    )
+                if signal:
+                    reached[(journey.pk, person_id)] = (position.step, signal)
+        _accounts_follow(moves, reached, journeys, people, now=now)
+        return moves.save()
+
+
+def _events_by_person(
+    ids: Sequence[int], journeys: Sequence[Journey]
+) -> defaultdict[int, list[EventFacts]]:
+    """The events any rule could look at, per person: only the names rules use, and only as far
+    back as the longest window (all, if a rule has none)."""
+    rules = [rule for j in journeys for step in j.steps.all() for rule in _rules(step)]
+    out: defaultdict[int, list[EventFacts]] = defaultdict(list)
+    if not rules:
+        return out
+    rows = Event.objects.filter(person_id__in=ids, name__in={r.event for r in rules})
+    windows = [r.within_days for r in rules]
+    if None not in windows:
+        longest = max(w for w in windows if w is not None)
+        rows = rows.filter(occurred_at__gte=clock.now() - dt.timedelta(days=longest))
+    for row in rows.values("id", "person_id", "name", "occurred_at", "path", "properties"):
+        out[row["person_id"]].append(
+            EventFacts(
+                id=row["id"],
+                name=row["name"],
+                occurred_at=row["occurred_at"],
+                path=row["path"],
+                properties=row["properties"] or {},
+            )
+        )
+    return out
+
+
+def _accounts_follow(
+    moves: _Moves,
+    reached: dict[tuple[int, int], tuple[JourneyStep, str]],
+    journeys: Sequence[Journey],
+    people: dict[int, Person],
+    *,
+    now: dt.datetime,
+) -> None:
+    """An account's buying group is as far along as the furthest of its people."""
+    if not reached:
+        return
+    accounts_of: defaultdict[int, list[int]] = defaultdict(list)
+    for person_id, account_id in Membership.objects.filter(
+        person_id__in={p for _, p in reached}, is_current=True
+    ).values_list("person_id", "account_id"):
+        accounts_of[person_id].append(account_id)
+    account_ids = {a for ids in accounts_of.values() for a in ids}
+    accounts = Account.objects.in_bulk(account_ids)
+    positions = {
+        (p.journey_id, p.account_id): p
+        for p in JourneyPosition.objects.select_for_update()
+        .select_related("step")
+        .filter(account_id__in=account_ids)
+    }
+    by_id = {j.pk: j for j in journeys}
+    for (journey_id, person_id), (step, signal) in sorted(reached.items()):
+        for account_id in accounts_of.get(person_id, []):
+            position = positions.get((journey_id, account_id))
+            if position is not None and position.step.position >= step.position:
+                continue
+            person = people[person_id]
+            positions[(journey_id, account_id)] = moves.add(
+                journey=by_id[journey_id],
+                subject=accounts[account_id],
+                position=position,
+                to_step=step,
+                cause=TransitionCause.SIGNAL,
+                at=now,
+                signal_name=signal,
+                note=f"via {person}",
+                evidence={"person": person_id},
+            )
+
+
+def requests_signals_record(*, request_ids: Sequence[int]) -> None:
+    """A capture step (settings.CAPTURE_REQUEST_HANDLERS): each new request is a signal —
+    "form_submitted", and "contact_requested" when they asked to be contacted. Then their
+    journeys move as the signals show. Idempotent."""
+    from leadline.capture.models import Request
+
+    rows = list(
+        Request.objects.filter(pk__in=list(request_ids)).select_related("form", "submission")
+    )
+    if not rows:
+        return
+    events: list[Event] = []
+    for request in rows:
+        base = {
+            "source": EventSource.WEB,
+            "person_id": request.person_id,
+            "occurred_at": request.created_at,
+            "url": request.page_url,
+            "referrer": request.referrer,
+        }
+        form = request.form.slug if request.form else ""
+        events.append(
+            Event(
+                name="form_submitted",
+                properties={"form": form, "kind": request.kind},
+                dedupe_key=f"request:{request.pk}:form_submitted",
+                **base,
+            )
+        )
+        if request.wants_contact:
+            events.append(
+                Event(
+                    name="contact_requested",
+                    properties={"form": form, "kind": request.kind},
+                    dedupe_key=f"request:{request.pk}:contact_requested",
+                    **base,
+                )
+            )
+    Event.objects.bulk_create(events, ignore_conflicts=True)
+    signals_evaluate(person_ids=[r.person_id for r in rows])
