@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
+from django.utils.text import slugify
 
 from leadline.core import clock
 from leadline.core.models import Account, Membership, Person, TimelineEvent, User
@@ -28,7 +29,14 @@ from leadline.journeys.models import (
     JourneyTransition,
     TransitionCause,
 )
-from leadline.journeys.signals import EventFacts, Rule, first_rule_holding, rules_parse
+from leadline.journeys.selectors import STEP_TEXT_FIELDS
+from leadline.journeys.signals import (
+    EventFacts,
+    Rule,
+    RuleError,
+    first_rule_holding,
+    rules_parse,
+)
 
 Subject = Person | Account
 
@@ -375,3 +383,116 @@ def requests_signals_record(*, request_ids: Sequence[int]) -> None:
             )
     Event.objects.bulk_create(events, ignore_conflicts=True)
     signals_evaluate(person_ids=[r.person_id for r in rows])
+
+
+class JourneyImportError(ValueError):
+    """A journey that cannot be imported; the message names the field (steps[2].name, ...)."""
+
+
+def _text(data: dict[str, Any], key: str, where: str, *, limit: int, required: bool = False) -> str:
+    value = data.get(key, "")
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise JourneyImportError(f"{where}{key}: must be text")
+    value = value.strip()
+    if required and not value:
+        raise JourneyImportError(f"{where}{key}: is required")
+    if len(value) > limit:
+        raise JourneyImportError(f"{where}{key}: at most {limit} characters")
+    return value
+
+
+def journey_import(*, data: Any, actor: User | None) -> Journey:
+    """Create a journey from plain data (read from YAML), or update the one with its slug.
+
+    Steps are matched by their order: step 3 stays the same step, renamed or with new
+    signals, so the people on it and its history stay. A step that people are on cannot be
+    dropped. Everything is checked before anything is written; JourneyImportError names the
+    field.
+    """
+    if not isinstance(data, dict):
+        raise JourneyImportError("the journey must be a mapping with name and steps")
+    unknown = set(data) - {"name", "slug", "description", "default", "steps"}
+    if unknown:
+        raise JourneyImportError(f"unknown field(s): {', '.join(sorted(unknown))}")
+    name = _text(data, "name", "", limit=120, required=True)
+    slug = slugify(data.get("slug") or name)[:80]
+    if not slug:
+        raise JourneyImportError("slug: letters or digits are needed")
+    description = _text(data, "description", "", limit=5000)
+    default = data.get("default", False)
+    if not isinstance(default, bool):
+        raise JourneyImportError("default: true or false")
+    raw_steps = data.get("steps")
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise JourneyImportError("steps: a list of at least one step")
+    if len(raw_steps) > 30:
+        raise JourneyImportError("steps: at most 30")
+    steps = []
+    for n, raw in enumerate(raw_steps):
+        where = f"steps[{n}]."
+        if not isinstance(raw, dict):
+            raise JourneyImportError(f"steps[{n}]: a mapping with at least a name")
+        unknown = set(raw) - {"name", "exit_signals", *STEP_TEXT_FIELDS}
+        if unknown:
+            raise JourneyImportError(f"{where}{', '.join(sorted(unknown))}: unknown field")
+        try:
+            rules = rules_parse(raw.get("exit_signals"), where=f"{where}exit_signals")
+        except RuleError as exc:
+            raise JourneyImportError(str(exc)) from exc
+        steps.append(
+            {
+                "name": _text(raw, "name", where, limit=120, required=True),
+                "exit_signals": [rule.as_dict() for rule in rules],
+                **{f: _text(raw, f, where, limit=5000) for f in STEP_TEXT_FIELDS},
+            }
+        )
+    if len({s["name"] for s in steps}) != len(steps):
+        raise JourneyImportError("steps: two steps have the same name")
+
+    with transaction.atomic():
+        journey = Journey.objects.select_for_update().filter(slug=slug).first()
+        created = journey is None
+        if journey is None:
+            if Journey.objects.filter(name=name).exists():
+                raise JourneyImportError(f"name: another journey is called {name!r}")
+            journey = Journey.objects.create(name=name, slug=slug)
+        if default:
+            Journey.objects.filter(is_default=True).exclude(pk=journey.pk).update(is_default=False)
+        journey.name, journey.description, journey.is_default = name, description, default
+        journey.updated_at = clock.now()
+        journey.save()
+        existing = {step.position: step for step in journey.steps.all()}
+        dropped = [s for position, s in existing.items() if position > len(steps)]
+        for step in dropped:
+            if step.positions.exists():
+                raise JourneyImportError(
+                    f"steps: {step.name!r} (step {step.position}) has people on it and "
+                    "cannot be dropped; move them first"
+                )
+            if JourneyTransition.objects.filter(Q(from_step=step) | Q(to_step=step)).exists():
+                raise JourneyImportError(
+                    f"steps: {step.name!r} (step {step.position}) is in people's history and "
+                    "cannot be dropped; rename it instead"
+                )
+        JourneyStep.objects.filter(pk__in=[s.pk for s in dropped]).delete()
+        # Names are not unique in the database, but positions are: park the kept steps out
+        # of the way first, so that reordering never collides.
+        for position, step in existing.items():
+            if position <= len(steps):
+                step.position = 10_000 + position
+                step.save(update_fields=["position"])
+        for position, item in enumerate(steps, start=1):
+            step = existing.get(position) or JourneyStep(journey=journey)
+            step.position = position
+            for field, value in item.items():
+                setattr(step, field, value)
+            step.save()
+        audit_record(
+            actor=actor,
+            action="journey.create" if created else "journey.update",
+            obj=journey,
+            data={"steps": [s["name"] for s in steps]},
+        )
+    return journey
