@@ -24,6 +24,7 @@ PATHS = {
     "/api/v1/forms",
     "/api/v1/forms/{slug}",
     "/api/v1/forms/{slug}/submissions",
+    "/api/v1/events",
 }
 
 

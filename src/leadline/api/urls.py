@@ -2,7 +2,7 @@
 
 from ninja import NinjaAPI, Swagger
 
-from leadline.api import accounts, auth, capture, people
+from leadline.api import accounts, auth, capture, events, people
 
 DESCRIPTION = """
 Leadline's JSON API.
@@ -39,3 +39,4 @@ api.add_router("/accounts", accounts.router)
 api.add_router("/requests", capture.requests_router)
 api.add_router("/submissions", capture.submissions_router)
 api.add_router("/forms", capture.forms_router)
+api.add_router("/events", events.router)

@@ -7,8 +7,10 @@ and a timeline event that says which signal, or who, moved the buyer.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
+import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -496,3 +498,80 @@ def journey_import(*, data: Any, actor: User | None) -> Journey:
             data={"steps": [s["name"] for s in steps]},
         )
     return journey
+
+
+@dataclasses.dataclass(frozen=True)
+class SignalIn:
+    """One event another system reports (the events API): who, what, when."""
+
+    name: str
+    person_id: int | None = None
+    email: str = ""
+    occurred_at: dt.datetime | None = None
+    properties: dict[str, Any] = dataclasses.field(default_factory=dict)
+    sender_id: str = ""  # the sender's own id for it: sent twice, recorded once
+
+
+def events_record(
+    *, signals: Sequence[SignalIn], actor: User | None, source: str = EventSource.API
+) -> tuple[list[Event], int]:
+    """Record events from another source (webinar attended, trial started, email clicked) on
+    their people's timelines, then move their journeys. A person named by an address nobody has
+    is made. Returns (the events recorded, how many were already recorded).
+
+    Raises Person.DoesNotExist for a person_id that does not exist (checked before writing).
+    """
+    from leadline.capture.services import person_create
+    from leadline.core.selectors import merge_survivor
+
+    now = clock.now()
+    ids = {s.person_id for s in signals if s.person_id is not None}
+    people = Person.objects.in_bulk(ids)
+    missing = ids - set(people)
+    if missing:
+        raise Person.DoesNotExist(f"no person with id {min(missing)}")
+    with transaction.atomic():
+        rows = []
+        for signal in signals:
+            if signal.person_id is not None:
+                person = merge_survivor(people[signal.person_id])
+            else:
+                person, _ = person_create(
+                    email=signal.email, fields={}, actor=actor, source="events API"
+                )
+            key = signal.sender_id or uuid.uuid4().hex
+            rows.append(
+                Event(
+                    source=source,
+                    name=signal.name,
+                    person=person,
+                    occurred_at=signal.occurred_at or now,
+                    recorded_at=now,
+                    properties=signal.properties,
+                    dedupe_key=f"{source}:{key}"[:200],
+                )
+            )
+        keys = [row.dedupe_key for row in rows]
+        seen = set(Event.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True))
+        fresh = {row.dedupe_key: row for row in rows if row.dedupe_key not in seen}
+        Event.objects.bulk_create(fresh.values())
+        TimelineEvent.objects.bulk_create(
+            timeline_event(
+                kind="signal",
+                summary=event_words(event.name, event.properties),
+                person=event.person,
+                actor=actor,
+                occurred_at=event.occurred_at,
+                data={"event": event.pk, "name": event.name, "source": event.source},
+            )
+            for event in fresh.values()
+        )
+    signals_evaluate(person_ids=[event.person_id for event in fresh.values() if event.person_id])
+    return list(fresh.values()), len(rows) - len(fresh)
+
+
+def event_words(name: str, properties: dict[str, Any]) -> str:
+    """ "webinar_attended" with {"title": "Closing faster"} → "Webinar attended: Closing faster"."""
+    words = name.replace("_", " ").replace(".", " ").strip().capitalize()
+    detail = properties.get("title") or properties.get("name") or properties.get("subject")
+    return f"{words}: {detail}" if isinstance(detail, str) and detail else words
