@@ -269,3 +269,169 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.name} {self.path}"
+
+
+class ConversationKind(models.TextChoices):
+    CALL = "call", "Call"
+    MEETING = "meeting", "Meeting"
+    EMAIL = "email", "Email"
+    NOTE = "note", "Note"
+
+
+class Conversation(models.Model):
+    """A call, meeting, email or note: who took part, what was said, the prospect's words."""
+
+    kind = models.CharField(max_length=10, choices=ConversationKind.choices)
+    occurred_at = models.DateTimeField(default=clock.now)
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    people = models.ManyToManyField(Person, related_name="conversations", blank=True)
+    sellers = models.ManyToManyField(User, related_name="conversations", blank=True)
+    summary = models.TextField()
+    quotes = models.TextField(
+        blank=True, help_text="What the prospect said, in their words (one quote per line)"
+    )
+    logged_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["account", "-occurred_at"], name="conversation_account")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.occurred_at:%Y-%m-%d}: {self.summary[:40]}"
+
+
+class PainPoint(models.Model):
+    """A problem buyers name, in a catalogue per product; `phrases` are how they put it."""
+
+    product = models.CharField(max_length=120, blank=True, help_text="Empty: any product")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    phrases = models.TextField(
+        blank=True, help_text="One per line: words buyers use for it (matched in conversations)"
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["product", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "name"], name="pain_point_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def phrase_list(self) -> list[str]:
+        return [line.strip() for line in self.phrases.splitlines() if line.strip()]
+
+
+class PainStatus(models.TextChoices):
+    SUGGESTED = "suggested", "Suggested"
+    CONFIRMED = "confirmed", "Confirmed"
+    REJECTED = "rejected", "Rejected"
+
+
+class ConversationPainPoint(models.Model):
+    """A pain point found in a conversation: suggested by matching, then confirmed or rejected
+    by a rep. Confirmed ones are what the person said hurts."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="pain_points"
+    )
+    pain_point = models.ForeignKey(PainPoint, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(
+        max_length=10, choices=PainStatus.choices, default=PainStatus.SUGGESTED
+    )
+    evidence = models.TextField(blank=True, help_text="The words in the conversation that matched")
+    score = models.FloatField(default=1.0)
+    decided_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "pain_point"], name="conversation_pain_point"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pain_point} ({self.status}) in {self.conversation_id}"
+
+
+class Part(models.TextChoices):
+    DECIDES = "decides", "Decides"
+    SIGNS = "signs", "Signs"
+    CHAMPIONS = "champions", "Champions"
+    INFLUENCES = "influences", "Influences"
+    USES = "uses", "Uses"
+    GATEKEEPS = "gatekeeps", "Gatekeeps"
+    BLOCKS = "blocks", "Blocks"
+
+
+class Stance(models.TextChoices):
+    SUPPORTIVE = "supportive", "Supportive"
+    NEUTRAL = "neutral", "Neutral"
+    OPPOSED = "opposed", "Opposed"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Influence(models.TextChoices):
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+
+
+class Stakeholder(models.Model):
+    """Someone in an account's buying committee, for one decision (`decision` names it; empty:
+    the account's committee in general)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="stakeholders")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="stakeholdings")
+    decision = models.CharField(max_length=200, blank=True)
+    part = models.CharField(max_length=12, choices=Part.choices)
+    stance = models.CharField(max_length=12, choices=Stance.choices, default=Stance.UNKNOWN)
+    influence = models.CharField(max_length=8, choices=Influence.choices, default=Influence.MEDIUM)
+    notes = models.TextField(blank=True)
+    added_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        ordering = ["account", "decision", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "decision", "person"], name="stakeholder_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} ({self.get_part_display()})"
+
+
+class LinkKind(models.TextChoices):
+    REPORTS_TO = "reports_to", "reports to"
+    TRUSTS = "trusts", "trusts"
+    RIVALS = "rivals", "rivals"
+
+
+class StakeholderLink(models.Model):
+    """How two people in a committee stand to each other: "Ann reports to Bo"."""
+
+    source = models.ForeignKey(Stakeholder, on_delete=models.CASCADE, related_name="links_out")
+    target = models.ForeignKey(Stakeholder, on_delete=models.CASCADE, related_name="links_in")
+    kind = models.CharField(max_length=12, choices=LinkKind.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "target", "kind"], name="stakeholder_link"),
+            models.CheckConstraint(
+                condition=~Q(source=models.F("target")), name="stakeholder_link_not_self"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source.person} {self.get_kind_display()} {self.target.person}"

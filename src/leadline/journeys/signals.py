@@ -126,7 +126,14 @@ def _matches(rule: Rule, event: EventFacts) -> bool:
         return False
     if rule.path_contains and rule.path_contains not in event.path:
         return False
-    return all(str(event.properties.get(key)) == value for key, value in rule.properties)
+    return all(_has(event.properties.get(key), value) for key, value in rule.properties)
+
+
+def _has(actual: Any, wanted: str) -> bool:
+    """A property matches its value, or holds it when it is a list ("functions": [...])."""
+    if isinstance(actual, list):
+        return wanted in [str(item) for item in actual]
+    return str(actual) == wanted
 
 
 def rule_evidence(
