@@ -97,6 +97,14 @@ def test_outside_caller_home_is_a_start_page_not_the_people_list(role_client: Ro
     assert 'href="/people/"' not in _html(response)
 
 
+def test_no_template_comment_leaks_onto_a_page(role_client: RoleClient) -> None:
+    """Django's {# #} comments end at the line's end; a longer one is shown to everyone."""
+    html = _html(role_client(Role.SALES_REP).get("/people/"))
+    assert "{#" not in html
+    assert "#}" not in html
+    assert "{%" not in html
+
+
 def test_sales_reps_read_people_but_cannot_open_forms(role_client: RoleClient) -> None:
     client = role_client(Role.SALES_REP)
     form = factories.form()

@@ -52,3 +52,18 @@ def access_inbox(user: Any) -> bool:
     requests to work and, today, nothing notifies them, so they are not let in (403); when
     something does, let them in to the notifications panel alone."""
     return _role(user) in {Role.ADMIN, Role.SALES_MANAGER, Role.SALES_REP}
+
+
+def access_journeys(user: Any) -> bool:
+    """Read the buyer's journeys: the steps, their signals, who is where; export them as YAML."""
+    return _role(user) in STAFF_ROLES
+
+
+def access_journey_edit(user: Any) -> bool:
+    """Change a journey (edit or import its YAML)."""
+    return _role(user) in {Role.ADMIN, Role.MARKETING}
+
+
+def access_journey_move(user: Any) -> bool:
+    """Move a person or an account's buying group to another step by hand."""
+    return _role(user) in STAFF_ROLES

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from leadline.web import inbox, sla, views
+from leadline.web import committee, inbox, journeys, sla, views
 
 app_name = "web"
 
@@ -32,6 +32,28 @@ urlpatterns = [
     path("forms/field-row/", views.form_field_row, name="form_field_row"),
     path("forms/<int:pk>/", views.form_detail, name="form"),
     path("forms/<int:pk>/edit/", views.form_edit, name="form_edit"),
+    path("journeys/", journeys.journeys_list, name="journeys"),
+    path("journeys/import/", journeys.journey_import_page, name="journey_import"),
+    path("journeys/<slug:slug>/", journeys.journey_detail, name="journey"),
+    path("journeys/<slug:slug>/export.yaml", journeys.journey_export, name="journey_export"),
+    path("journeys/<slug:slug>/edit/", journeys.journey_edit, name="journey_edit"),
+    path(
+        "people/<int:pk>/journeys/<slug:slug>/move/",
+        journeys.person_journey_move,
+        name="person_journey_move",
+    ),
+    path("accounts/<int:pk>/committee/add/", committee.committee_add, name="committee_add"),
+    path("accounts/<int:pk>/committee/links/", committee.committee_link, name="committee_link"),
+    path(
+        "accounts/<int:pk>/committee/<int:stakeholder_id>/",
+        committee.committee_change,
+        name="committee_change",
+    ),
+    path(
+        "accounts/<int:pk>/journeys/<slug:slug>/move/",
+        journeys.account_journey_move,
+        name="account_journey_move",
+    ),
     path("sla/", sla.sla_board, name="sla"),
     path("inbox/", inbox.inbox, name="inbox"),
     path("inbox/live/", inbox.inbox_live, name="inbox_live"),

@@ -22,10 +22,17 @@ from leadline.capture.views import embed_snippet, field_specs
 from leadline.core import clock, selectors
 from leadline.core.links import public_url
 from leadline.core.models import Account, Membership, Person
-from leadline.core.permissions import access_forms, access_merge, access_people
+from leadline.core.permissions import (
+    access_forms,
+    access_journey_move,
+    access_merge,
+    access_people,
+)
 from leadline.core.services import account_merge, person_merge
+from leadline.journeys.selectors import journey_places
 from leadline.web import queries
 from leadline.web.access import is_htmx, page, zone_or_none
+from leadline.web.committee import committee_context
 from leadline.web.forms import (
     DEFAULT_FIELDS,
     FIELD_ROWS_PREFIX,
@@ -135,6 +142,8 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "timeline": selectors.person_timeline(person=person),
         "may_merge": access_merge(request.user),
         "merge_form": MergeSearchForm(),
+        "journeys": journey_places(person=person),
+        "may_move_journeys": access_journey_move(request.user),
     }
     return render(request, "web/person_detail.html", context)
 
@@ -182,6 +191,9 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "timeline": selectors.account_timeline(account=account),
         "may_merge": access_merge(request.user),
         "merge_form": MergeSearchForm(),
+        "journeys": journey_places(account=account),
+        "may_move_journeys": access_journey_move(request.user),
+        **committee_context(request, account),
     }
     return render(request, "web/account_detail.html", context)
 
