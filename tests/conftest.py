@@ -14,6 +14,7 @@ from django.test import Client
 from leadline.capture import services as capture_services
 from leadline.core import clock
 from leadline.core.models import Role, User
+from leadline.journeys import tracking
 from tests import factories
 
 
@@ -26,6 +27,7 @@ def _isolated(settings: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]
     cache.clear()
     # A drain task seen waiting by an earlier test is not this test's.
     capture_services._drain_seen_waiting_at = -capture_services.DRAIN_WAITING_TRUSTED_FOR
+    tracking._drain_seen_waiting_at = -tracking.DRAIN_WAITING_TRUSTED_FOR
     yield
     cache.clear()
 

@@ -173,3 +173,41 @@ def buyer_event(*, person: Person, name: str, at: Any = None, path: str = "", **
         dedupe_key=f"test:{next(_seq)}",
         **extra,
     )
+
+
+def tracking_site(*, key: str | None = None, allowed_origins: str = "", **extra: Any) -> Any:
+    """A web site embedding t.js (journeys.TrackingSite); `allowed_origins` one per line."""
+    from leadline.journeys.models import TrackingSite
+
+    n = next(_seq)
+    extra.setdefault("name", f"Site {n}")
+    return TrackingSite.objects.create(
+        key=key or f"site-{n}", allowed_origins=allowed_origins, **extra
+    )
+
+
+def visitor(*, visitor_id: str | None = None, person: Person | None = None, **extra: Any) -> Any:
+    """A browser t.js has seen (journeys.Visitor), anonymous unless `person` is given."""
+    from leadline.journeys.models import Visitor
+
+    return Visitor.objects.create(
+        visitor_id=visitor_id or f"visitor-{next(_seq)}", person=person, **extra
+    )
+
+
+def page_view_data(
+    *, path: str = "/pricing", title: str = "Pricing", **extra: Any
+) -> dict[str, Any]:
+    """One event as t.js posts it (a page view unless `name` says otherwise)."""
+    from leadline.core import clock
+
+    return {
+        "name": "page_view",
+        "url": f"https://www.customer.example{path}",
+        "path": path,
+        "title": title,
+        "referrer": "https://search.example/",
+        "occurred_at": clock.now().isoformat(),
+        "properties": {},
+        **extra,
+    }

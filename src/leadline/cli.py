@@ -69,10 +69,12 @@ def serve(argv: Sequence[str]) -> int:
 def _sweeps() -> None:
     """The safety nets: nothing stored is left unprocessed, no request is left without an owner."""
     from leadline.capture.services import submissions_requeue_stale
+    from leadline.journeys.tracking import event_batches_requeue_stale
     from leadline.notify.services import notifications_requeue_overdue
     from leadline.routing.services import owners_unavailable_reassign, unrouted_requests_assign
 
     submissions_requeue_stale()
+    event_batches_requeue_stale()
     unrouted_requests_assign()
     owners_unavailable_reassign()
     notifications_requeue_overdue()

@@ -213,6 +213,10 @@ CAPTURE_MAX_BODY_BYTES = _env_int("LEADLINE_CAPTURE_MAX_BODY_BYTES", 64 * 1024)
 # processes when LEADLINE_CACHE_URL points at Redis).
 CAPTURE_RATE_LIMIT = os.environ.get("LEADLINE_CAPTURE_RATE_LIMIT", "20/60")
 CAPTURE_DOWNLOAD_LINK_MAX_AGE = _env_int("LEADLINE_DOWNLOAD_LINK_MAX_AGE", 7 * 24 * 3600)
+# Public tracking endpoint (/t/collect): the largest batch of events, and "N/S" batches per
+# client address (t.js sends about one a second on a busy page).
+TRACKING_MAX_BODY_BYTES = _env_int("LEADLINE_TRACKING_MAX_BODY_BYTES", 64 * 1024)
+TRACKING_RATE_LIMIT = os.environ.get("LEADLINE_TRACKING_RATE_LIMIT", "600/60")
 # Trust X-Forwarded-For only behind a proxy that sets it.
 BEHIND_PROXY = _env_bool("LEADLINE_BEHIND_PROXY")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 25 * 1024 * 1024
@@ -223,7 +227,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # lead's flow; this list is where the flow is joined up.
 CAPTURE_REQUEST_HANDLERS = [
     "leadline.routing.services.requests_route_new",  # first: an owner at once
-    "leadline.journeys.services.requests_signals_record",
+    "leadline.journeys.services.requests_signals_queue",  # a task of its own
 ]
 # Told when a mail to a prospect was sent or given up on (notify must not import the lead's flow).
 NOTIFY_MAIL_OUTCOME_HANDLERS = ["leadline.routing.services.request_mail_outcome"]
@@ -238,7 +242,8 @@ NOTIFY_MAIL_MAX_ATTEMPTS = _env_int("LEADLINE_MAIL_MAX_ATTEMPTS", 5)
 NOTIFY_WEBHOOK_MAX_ATTEMPTS = _env_int("LEADLINE_WEBHOOK_MAX_ATTEMPTS", 6)
 NOTIFY_WEBHOOK_TIMEOUT = _env_int("LEADLINE_WEBHOOK_TIMEOUT", 10)
 
-# A bare insert-one-row view for bench/capture.py to compare against; never on by default.
+# Bare views for the benches to compare against (bench/capture.py: read the body and insert
+# one row; bench/tracking.py: read it and answer 204); never on by default.
 BENCH_ENDPOINTS = _env_bool("LEADLINE_BENCH_ENDPOINTS")
 
 LOGGING = {

@@ -19,6 +19,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", include("leadline.capture.urls")),
+    path("", include("leadline.journeys.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("", include("leadline.web.urls")),
@@ -38,4 +39,11 @@ if settings.BENCH_ENDPOINTS:
             cursor.execute("INSERT INTO bench_bare (body) VALUES (%s)", [request.body.decode()])
         return JsonResponse({"ok": True}, status=201)
 
+    @csrf_exempt
+    def bench_bare_204(request: HttpRequest) -> HttpResponse:
+        """The floor for bench/tracking.py: read the body, answer 204."""
+        request.body  # noqa: B018 - read, as the endpoint measured against does
+        return HttpResponse(status=204)
+
     urlpatterns.insert(0, path("bench/bare/", bench_bare_insert))
+    urlpatterns.insert(0, path("bench/bare-204/", bench_bare_204))

@@ -53,7 +53,7 @@ def test_signals_move_a_person_as_far_as_their_events_show_and_say_which() -> No
         "Moved to “Comparing vendors” (The buyer's journey) — signal: Visited pricing twice"
     )
     last = JourneyTransition.objects.filter(person=person).latest("id")
-    assert said.last().data["transition"] == last.pk  # type: ignore[union-attr]
+    assert said.last().data["transition_id"] == last.pk  # type: ignore[union-attr]
     assert last.evidence == {"events": sorted(last.evidence["events"])}
     assert len(last.evidence["events"]) == 2
     # Nothing new: nobody moves again.

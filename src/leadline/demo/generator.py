@@ -69,6 +69,7 @@ from leadline.demo.selling import (
     ladder_catch_up,
     plan_touches,
 )
+from leadline.journeys.models import TrackingSite
 from leadline.notify.models import InboxItem, OutgoingMail
 from leadline.routing.models import CallOutcome, RoutingRule, Touch
 
@@ -797,6 +798,8 @@ def _ensure_forms(plan: DemoPlan, marketer: User) -> dict[str, FormSpec]:
         if found is None:
             raise RuntimeError(f"form {slug} is not active; activate it to append demo data")
         specs[slug] = found
+    # Where the demo's t.js snippet points: <script src=".../t.js" data-site="demo-site" async>.
+    TrackingSite.objects.get_or_create(key="demo-site", defaults={"name": "Demo site"})
     return specs
 
 

@@ -60,7 +60,7 @@ def stakeholder_add(
             f"{stakeholder.get_influence_display().lower()} influence",
             account=account,
             actor=added_by,
-            data={"stakeholder": stakeholder.pk, "person": person.pk},
+            data={"stakeholder_id": stakeholder.pk, "person_id": person.pk},
         )
         audit_record(actor=added_by, action="stakeholder.add", obj=stakeholder)
     return stakeholder
@@ -101,7 +101,7 @@ def stakeholder_update(
             ),
             account=stakeholder.account,
             actor=changed_by,
-            data={"stakeholder": stakeholder.pk, "changes": changes},
+            data={"stakeholder_id": stakeholder.pk, "changes": changes},
         )
         audit_record(actor=changed_by, action="stakeholder.update", obj=stakeholder, data=changes)
     return stakeholder

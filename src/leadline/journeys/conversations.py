@@ -116,7 +116,7 @@ def conversation_log(
                 person=person,
                 actor=logged_by,
                 occurred_at=at,
-                data={"conversation": conversation.pk, "quotes": conversation.quotes},
+                data={"conversation_id": conversation.pk, "quotes": conversation.quotes},
             )
             for person in people
         )
@@ -149,7 +149,7 @@ def pain_point_decide(
                     summary=said,
                     person=person,
                     actor=decided_by,
-                    data={"pain_point": suggestion.pain_point_id},
+                    data={"pain_point_id": suggestion.pain_point_id},
                 )
                 for person in suggestion.conversation.people.all()
             )

@@ -128,8 +128,8 @@ def _timeline_event(moved: JourneyTransition) -> TimelineEvent:
         actor=moved.moved_by,
         occurred_at=moved.at,
         data={
-            "journey": journey.pk,
-            "transition": moved.pk,
+            "journey_id": journey.pk,
+            "transition_id": moved.pk,
             "from_step": from_step.name if from_step else None,
             "to_step": to_step.name,
             "cause": moved.cause,
@@ -341,15 +341,17 @@ def _accounts_follow(
                 at=now,
                 signal_name=signal,
                 note=f"via {person}",
-                evidence={"person": person_id},
+                evidence={"person_id": person_id},
             )
 
 
 def requests_signals_record(*, request_ids: Sequence[int]) -> None:
     """A capture step (settings.CAPTURE_REQUEST_HANDLERS): each new request is a signal —
-    "form_submitted", and "contact_requested" when they asked to be contacted. Then their
-    journeys move as the signals show. Idempotent."""
+    "form_submitted", and "contact_requested" when they asked to be contacted — and the visitor
+    who sent the form joins the person. Then their journeys move as the signals show.
+    Idempotent."""
     from leadline.capture.models import Request
+    from leadline.journeys.tracking import visitor_identify
 
     rows = list(
         Request.objects.filter(pk__in=list(request_ids)).select_related("form", "submission")
@@ -384,7 +386,23 @@ def requests_signals_record(*, request_ids: Sequence[int]) -> None:
                 )
             )
     Event.objects.bulk_create(events, ignore_conflicts=True)
+    for request in rows:
+        # The page that sent the form named its visitor (t.js's cookie): their earlier visits
+        # join this person's timeline, and count for their journey.
+        payload = request.submission.payload if request.submission else {}
+        if payload.get("visitor_id"):
+            visitor_identify(
+                visitor_id=payload["visitor_id"], person_id=request.person_id, at=request.created_at
+            )
     signals_evaluate(person_ids=[r.person_id for r in rows])
+
+
+def requests_signals_queue(*, request_ids: Sequence[int]) -> None:
+    """The capture step (settings.CAPTURE_REQUEST_HANDLERS): record the new requests' signals
+    in a task of their own, so the drain task goes straight on to routing the next leads."""
+    from leadline.journeys.tasks import requests_signals_record_task
+
+    requests_signals_record_task.enqueue(request_ids=list(request_ids))
 
 
 class JourneyImportError(ValueError):
@@ -562,7 +580,7 @@ def events_record(
                 person=event.person,
                 actor=actor,
                 occurred_at=event.occurred_at,
-                data={"event": event.pk, "name": event.name, "source": event.source},
+                data={"event_id": event.pk, "name": event.name, "source": event.source},
             )
             for event in fresh.values()
         )

@@ -67,6 +67,9 @@
         if (!input.name) return;
         data[input.name] = input.type === "checkbox" ? input.checked : input.value;
       });
+      // The anonymous visitor of Leadline's t.js on this page, if any: their earlier visits join them.
+      var visitor = window.leadline && window.leadline.visitorId && window.leadline.visitorId();
+      if (visitor) data.visitor_id = visitor;
       form.querySelectorAll(".leadline-error").forEach(function (n) { n.textContent = ""; });
       form.querySelectorAll("[aria-invalid]").forEach(function (n) { n.removeAttribute("aria-invalid"); });
       button.disabled = true; status.textContent = "Sending…";

@@ -1,0 +1,279 @@
+"""Web tracking's hot path (POST /t/collect) against a bare endpoint on the same server.
+
+    python bench/tracking.py                 # starts its own server (SQLite unless
+                                             # LEADLINE_DATABASE_URL says otherwise)
+    python bench/tracking.py --worker        # the worker processes the batches meanwhile
+    python bench/tracking.py --insert-floor  # also against /bench/bare/: one insert, no checks
+    python bench/tracking.py --url http://127.0.0.1:8000/ --site demo-site
+                                             # a running server started with
+                                             # LEADLINE_BENCH_ENDPOINTS=1 and a high
+                                             # LEADLINE_TRACKING_RATE_LIMIT
+
+Posts batches of 10 events, as t.js sends them (text/plain JSON: a visitor id and 10 page views),
+to `/t/collect` and the very same bodies to `/bench/bare-204/` (reads the body, answers 204; mounted
+with LEADLINE_BENCH_ENDPOINTS=1), in alternating rounds, as bench/capture.py's ratio phase does
+(its helpers are used here). Prints JSON lines {"metric": ..., "value": ..., "unit": ...}: p50 and
+p99 latency, requests/s and events/s for each; the last line is
+{"metric": "tracking_vs_bare", "value": R}, tracking events/s over bare events/s.
+
+Without `--worker` nothing processes the stored batches while the bench runs (the drain task
+stays queued), so what is measured is the hot path alone. With it, the worker turns the batches
+into visitors and events meanwhile, and afterwards the bench waits for it to finish and says how
+long that took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from capture import Phase, _django_for, _emit, _percentile
+
+BARE_PATH = "/bench/bare-204/"
+BARE_INSERT_PATH = "/bench/bare/"  # bench/capture.py's floor: reads the body, inserts one row
+TRACKING_PATH = "/t/collect"
+EVENTS_PER_BATCH = 10
+VISITORS = 2000  # distinct visitor ids the batches come from
+PAGES = ["/", "/pricing", "/solutions/finance", "/blog/month-end-close", "/customers", "/contact"]
+OK = {"tracking": 202, "bare": 204, "bare_insert": 201}
+DRAIN_STALL = 60.0  # seconds without the worker processing one more batch: give up
+
+
+def _body(site: str, run_id: str, n: int) -> bytes:
+    now = dt.datetime.now(dt.UTC)
+    events = []
+    for i in range(EVENTS_PER_BATCH):
+        path = PAGES[(n + i) % len(PAGES)]
+        events.append(
+            {
+                "name": "page_view",
+                "url": f"https://www.bench.example{path}?utm_source=bench",
+                "path": path,
+                "title": f"Bench page {path}",
+                "referrer": "https://search.example/",
+                "occurred_at": (now - dt.timedelta(seconds=EVENTS_PER_BATCH - i)).isoformat(),
+                "properties": {"n": n, "i": i},
+            }
+        )
+    data = {"site": site, "visitor_id": f"bench-{run_id}-{n % VISITORS}", "events": events}
+    return json.dumps(data).encode()
+
+
+def _client_process(
+    host: str, port: int, path: str, site: str, run_id: str, first: int, count: int, threads: int
+) -> tuple[list[float], float, float, dict[int, int]]:
+    """Post `count` batches over `threads` keep-alive connections, as bench/capture.py's client.
+
+    Returns (latencies in ms, start, end, responses by status).
+    """
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    share = [count // threads + (1 if t < count % threads else 0) for t in range(threads)]
+    starts = [first + sum(share[:t]) for t in range(threads)]
+
+    def run(start: int, n_requests: int) -> None:
+        connection = http.client.HTTPConnection(host, port, timeout=60)
+        mine: list[float] = []
+        seen: dict[int, int] = {}
+        headers = {"Content-Type": "text/plain;charset=UTF-8", "Connection": "keep-alive"}
+        for n in range(start, start + n_requests):
+            body = _body(site, run_id, n)
+            began = time.perf_counter()
+            try:
+                connection.request("POST", path, body=body, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                connection = http.client.HTTPConnection(host, port, timeout=60)
+                status = 0
+            mine.append((time.perf_counter() - began) * 1000)
+            seen[status] = seen.get(status, 0) + 1
+        connection.close()
+        with lock:
+            latencies.extend(mine)
+            for status, number in seen.items():
+                statuses[status] = statuses.get(status, 0) + number
+
+    workers = [
+        threading.Thread(target=run, args=(starts[t], share[t])) for t in range(threads) if share[t]
+    ]
+    began = time.monotonic()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return latencies, began, time.monotonic(), statuses
+
+
+def _run_phase(
+    pool: ProcessPoolExecutor,
+    target: tuple[str, int],
+    phase: Phase,
+    *,
+    site: str,
+    run_id: str,
+    count: int,
+    processes: int,
+    threads: int,
+    record: bool,
+) -> None:
+    shares = [count // processes + (1 if p < count % processes else 0) for p in range(processes)]
+    futures = []
+    first = phase.sent
+    for share in shares:
+        futures.append(
+            pool.submit(_client_process, *target, phase.path, site, run_id, first, share, threads)
+        )
+        first += share
+    phase.sent = first
+    results = [future.result() for future in futures]
+    if not record:
+        return
+    phase.seconds += max(r[2] for r in results) - min(r[1] for r in results)
+    for latencies, _, _, statuses in results:
+        phase.latencies.extend(latencies)
+        for status, number in statuses.items():
+            phase.statuses[status] = phase.statuses.get(status, 0) + number
+
+
+def measure(url: str, site: str, args: argparse.Namespace) -> int:
+    parts = urlsplit(url)
+    target = (parts.hostname or "127.0.0.1", parts.port or 80)
+    run_id = uuid.uuid4().hex[:8]
+    bare = Phase("bare", BARE_PATH)
+    tracking = Phase("tracking", TRACKING_PATH)
+    phases = [bare, tracking]
+    if args.insert_floor:
+        phases.append(Phase("bare_insert", BARE_INSERT_PATH))
+    processes = args.processes
+    threads = max(1, args.concurrency // processes)
+    per_round = max(1, args.requests // args.rounds)
+    print(
+        f"bench: {url} — {args.requests} batches of {EVENTS_PER_BATCH} events per endpoint "
+        f"({', '.join(p.path for p in phases)}) in {args.rounds} alternating rounds, "
+        f"concurrency {processes}×{threads}, after {args.warmup} warm-up batches each; machine "
+        f"load {os.getloadavg()[0]:.1f}",
+        file=sys.stderr,
+    )
+    with ProcessPoolExecutor(max_workers=processes) as pool:
+        options = {"site": site, "run_id": run_id, "processes": processes, "threads": threads}
+        for phase in phases:
+            _run_phase(pool, target, phase, count=args.warmup, record=False, **options)
+        for round_number in range(args.rounds):
+            # Alternate who goes first, so neither always follows the other's backlog.
+            order = phases if round_number % 2 == 0 else phases[::-1]
+            for phase in order:
+                _run_phase(pool, target, phase, count=per_round, record=True, **options)
+
+    failures = 0
+    rates = {}
+    for phase in phases:
+        bad = {s: n for s, n in phase.statuses.items() if s != OK[phase.kind]}
+        if bad:
+            failures += sum(bad.values())
+            print(f"bench: {phase.kind}: unexpected answers by status {bad}", file=sys.stderr)
+        good = len(phase.latencies) - sum(bad.values())
+        rates[phase.kind] = good * EVENTS_PER_BATCH / phase.seconds
+        _emit(f"{phase.kind}_p50_latency", statistics.median(phase.latencies), "ms")
+        _emit(f"{phase.kind}_p99_latency", _percentile(phase.latencies, 0.99), "ms")
+        _emit(f"{phase.kind}_throughput", len(phase.latencies) / phase.seconds, "req/s")
+        _emit(f"{phase.kind}_events_per_s", rates[phase.kind], "events/s")
+        _emit(f"{phase.kind}_errors", sum(bad.values()), "requests")
+    if args.drain_env is not None:
+        failures += _drain(run_id, args.drain_env)
+    if args.insert_floor:
+        _emit("bare_insert_vs_bare", rates["bare_insert"] / rates["bare"])
+        _emit("tracking_vs_bare_insert", rates["tracking"] / rates["bare_insert"])
+    _emit("tracking_vs_bare", rates["tracking"] / rates["bare"])
+    return 1 if failures else 0
+
+
+def _drain(run_id: str, env: dict[str, str]) -> int:
+    """With the worker running: wait until it processed every batch of this run; print how long
+    that took after the load ended. Returns the number of batches left unprocessed."""
+    _django_for(env)
+    from django.db import connections
+
+    from leadline.journeys.models import Event, EventBatch
+
+    batches = EventBatch.objects.filter(visitor_id__startswith=f"bench-{run_id}-")
+    began = progressed = time.monotonic()
+    last = -1
+    try:
+        while (waiting := batches.exclude(status="processed").count()) > 0:
+            if waiting != last:
+                last, progressed = waiting, time.monotonic()
+            elif time.monotonic() - progressed > DRAIN_STALL:
+                print(f"bench: the worker left {waiting} batches unprocessed", file=sys.stderr)
+                return waiting
+            time.sleep(0.5)
+        events = Event.objects.filter(visitor__visitor_id__startswith=f"bench-{run_id}-").count()
+    finally:
+        connections.close_all()
+    _emit("tracking_worker_caught_up_after", time.monotonic() - began, "s")
+    _emit("tracking_worker_events", events, "events")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="a running server (else one is started for the run)")
+    parser.add_argument("--site", default="demo-site", help="the tracking site's key")
+    parser.add_argument("--requests", type=int, default=8000, help="measured batches, each")
+    parser.add_argument("--warmup", type=int, default=200, help="unmeasured batches, each")
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=16, help="connections in flight")
+    parser.add_argument("--processes", type=int, default=2, help="client processes")
+    parser.add_argument("--web-workers", type=int, default=2, help="own server: gunicorn workers")
+    parser.add_argument(
+        "--insert-floor",
+        action="store_true",
+        help="also post the bodies to /bench/bare/ (reads the body, inserts one row), in the same "
+        "rounds: what one SQLite insert per request costs on its own",
+    )
+    parser.add_argument(
+        "--worker",
+        action="store_true",
+        help="own server: run the background worker meanwhile, and wait for it to catch up",
+    )
+    args = parser.parse_args(argv)
+    args.drain_env = None
+    if args.url:
+        return measure(args.url, args.site, args)
+
+    # The server is the one the tests start (tests/server.py), from the repository root.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.server import running_leadline
+
+    database = "PostgreSQL" if os.environ.get("LEADLINE_DATABASE_URL") else "SQLite"
+    print(f"bench: starting Leadline on {database}…", file=sys.stderr)
+    with running_leadline(
+        web_workers=args.web_workers,
+        worker=args.worker,
+        extra_env={
+            "LEADLINE_BENCH_ENDPOINTS": "1",
+            "LEADLINE_TRACKING_RATE_LIMIT": "100000000/60",
+        },
+    ) as server:
+        if args.worker:
+            args.drain_env = server.env
+        return measure(server.url, args.site, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
