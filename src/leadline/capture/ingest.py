@@ -252,11 +252,15 @@ def submission_store(
     # Plain SQL: the ORM's insert compiler cost more than the insert itself here. ON CONFLICT
     # DO NOTHING answers a duplicate with no row instead of an error, which would abort an
     # enclosing transaction on PostgreSQL.
+    sqlite = connection.vendor == "sqlite"
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (form_id, idempotency_key, received_at, payload, meta,"  # noqa: S608
             " status, attempts, last_error) VALUES (%s, %s, %s, %s, %s, %s, 0, '')"
-            " ON CONFLICT (form_id, idempotency_key) DO NOTHING RETURNING id",
+            " ON CONFLICT (form_id, idempotency_key) DO NOTHING"
+            # Not RETURNING on SQLite: that statement, and with it the one write lock, stays
+            # open until the row is fetched, which can wait for the interpreter lock.
+            + ("" if sqlite else " RETURNING id"),
             [
                 form_id,
                 idempotency_key,
@@ -267,7 +271,10 @@ def submission_store(
                 SubmissionStatus.RECEIVED,
             ],
         )
-        inserted = cursor.fetchone()
+        if sqlite:
+            inserted = (cursor.lastrowid,) if cursor.rowcount == 1 else None
+        else:
+            inserted = cursor.fetchone()
     if inserted is None:
         existing = Submission.objects.get(form_id=form_id, idempotency_key=idempotency_key)
         return existing.pk, True

@@ -58,7 +58,12 @@ def event_batch_process_task(batch_id: int) -> None:
     people_signals_evaluate(person_ids=people)
 
 
-@task()
+# Below routing and mail: under load the worker gives each new lead its owner first, and
+# records what the lead's signals show when it has a moment.
+SIGNALS_PRIORITY = -10
+
+
+@task(priority=SIGNALS_PRIORITY)
 def requests_signals_record_task(request_ids: list[int]) -> None:
     """New requests' signals (capture queues it after routing them)."""
     from leadline.journeys.services import requests_signals_record
