@@ -26,8 +26,8 @@ def _isolated(settings: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
     cache.clear()
     # A drain task seen waiting by an earlier test is not this test's.
-    capture_services._drain_seen_waiting_at = -capture_services.DRAIN_WAITING_TRUSTED_FOR
-    tracking._drain_seen_waiting_at = -tracking.DRAIN_WAITING_TRUSTED_FOR
+    capture_services.SUBMISSIONS_DRAIN.forget()
+    tracking.EVENTS_DRAIN.forget()
     yield
     cache.clear()
 

@@ -306,7 +306,7 @@ def test_a_drain_task_seen_waiting_is_trusted_for_half_its_linger(
     assert store(0)  # looked, found none, queued one
     assert store(1)  # looked, found it waiting
     assert store(2) == []  # trusted: not looked for
-    services._drain_seen_waiting_at -= services.DRAIN_WAITING_TRUSTED_FOR
+    services.SUBMISSIONS_DRAIN.seen_waiting_at -= services.SUBMISSIONS_DRAIN.trusted_for
     assert store(3)  # trusted no longer: looked again
 
     run_worker()
@@ -322,7 +322,7 @@ def test_a_drain_task_seen_inside_a_transaction_is_not_trusted(client: Client) -
     from leadline.capture import services
 
     form = factories.form()
-    before = services._drain_seen_waiting_at
+    before = services.SUBMISSIONS_DRAIN.seen_waiting_at
     for n in range(3):
         post_json(client, form.slug, factories.submission_data(email=f"p{n}@acme.example"))
-    assert services._drain_seen_waiting_at == before
+    assert services.SUBMISSIONS_DRAIN.seen_waiting_at == before

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,7 +13,6 @@ from django.core.files import File
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils.module_loading import import_string
-from django_tasks import TaskResultStatus
 
 from leadline.capture.models import (
     Asset,
@@ -29,6 +27,7 @@ from leadline.capture.models import (
 from leadline.capture.tasks import LINGER_SECONDS
 from leadline.capture.validation import TRACKING_FIELDS
 from leadline.core import clock
+from leadline.core.drain import Drain
 from leadline.core.freemail import is_free_mail
 from leadline.core.models import (
     Account,
@@ -506,11 +505,9 @@ def request_handlers_run(*, request_ids: Sequence[int]) -> None:
             logger.exception("%s failed for requests %s; the sweep will retry", path, request_ids)
 
 
-# When a check found a drain task waiting, stores in the next this-many seconds skip the check:
-# that task has not started, and once started it lingers LINGER_SECONDS before reading what
-# is waiting, so it will see them. Half the linger, for a margin. (Per process.)
-DRAIN_WAITING_TRUSTED_FOR = LINGER_SECONDS / 2
-_drain_seen_waiting_at = -DRAIN_WAITING_TRUSTED_FOR
+SUBMISSIONS_DRAIN = Drain(
+    "leadline.capture.tasks.submissions_process_pending_task", linger=LINGER_SECONDS
+)
 
 
 def submissions_process_queue() -> None:
@@ -518,33 +515,9 @@ def submissions_process_queue() -> None:
 
     Called after each submission is stored. One queued task serves every submission stored
     before it starts, so under load the worker takes them in batches instead of paying a task
-    apiece. When the waiting task cannot be seen (another task backend), one is queued anyway.
+    apiece.
     """
-    global _drain_seen_waiting_at
-    from django_tasks import task_backends
-    from django_tasks_db import DatabaseBackend
-    from django_tasks_db.models import DBTaskResult
-
-    from leadline.capture.tasks import submissions_process_pending_task as drain
-
-    checked_at = time.monotonic()
-    if checked_at - _drain_seen_waiting_at < DRAIN_WAITING_TRUSTED_FOR:
-        return
-    if isinstance(task_backends[drain.backend], DatabaseBackend):
-        # Plain SQL: on the hot path, the ORM's query building cost more than the query.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT 1 FROM {DBTaskResult._meta.db_table}"  # noqa: S608
-                " WHERE task_path = %s AND status = %s LIMIT 1",
-                [drain.module_path, TaskResultStatus.READY],
-            )
-            if cursor.fetchone() is not None:
-                # It was waiting at checked_at or later, so it starts after that. Not trusted
-                # inside a transaction: the task may be this transaction's own, and roll back.
-                if not connection.in_atomic_block:
-                    _drain_seen_waiting_at = checked_at
-                return
-    drain.enqueue()
+    SUBMISSIONS_DRAIN.ensure_queued()
 
 
 def submissions_requeue_stale(*, older_than: dt.timedelta = STALE_AFTER) -> int:

@@ -14,14 +14,13 @@ import dataclasses
 import datetime as dt
 import logging
 import re
-import time
 from collections.abc import Iterable, Sequence
 
 from django.db import connection, transaction
 from django.db.models import F
-from django_tasks import TaskResultStatus
 
 from leadline.core import clock
+from leadline.core.drain import Drain
 from leadline.core.models import TimelineEvent
 from leadline.core.selectors import merge_survivor
 from leadline.core.services import timeline_event
@@ -303,43 +302,18 @@ def people_signals_evaluate(*, person_ids: Iterable[int]) -> None:
         logger.exception("journey signals failed for people %s", ids)
 
 
-# When a check found a drain task waiting, stores in the next this-many seconds skip the check:
-# that task has not started, and once started it lingers LINGER_SECONDS before reading what is
-# waiting, so it will see them. Half the linger, for a margin. (Per process; decision 6.)
-DRAIN_WAITING_TRUSTED_FOR = LINGER_SECONDS / 2
-_drain_seen_waiting_at = -DRAIN_WAITING_TRUSTED_FOR
+EVENTS_DRAIN = Drain(
+    "leadline.journeys.tasks.event_batch_process_pending_task", linger=LINGER_SECONDS
+)
 
 
 def event_batches_process_queue() -> None:
     """Make sure a task that processes the waiting batches is queued and not yet started.
 
     Called after each batch is stored. One queued task serves every batch stored before it
-    starts. When the waiting task cannot be seen (another task backend), one is queued anyway.
+    starts.
     """
-    global _drain_seen_waiting_at
-    from django_tasks import task_backends
-    from django_tasks_db import DatabaseBackend
-    from django_tasks_db.models import DBTaskResult
-
-    from leadline.journeys.tasks import event_batch_process_pending_task as drain
-
-    checked_at = time.monotonic()
-    if checked_at - _drain_seen_waiting_at < DRAIN_WAITING_TRUSTED_FOR:
-        return
-    if isinstance(task_backends[drain.backend], DatabaseBackend):
-        # Plain SQL: on the hot path, the ORM's query building costs more than the query.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT 1 FROM {DBTaskResult._meta.db_table}"  # noqa: S608
-                " WHERE task_path = %s AND status = %s LIMIT 1",
-                [drain.module_path, TaskResultStatus.READY],
-            )
-            if cursor.fetchone() is not None:
-                # Not trusted inside a transaction: the task may be its own, and roll back.
-                if not connection.in_atomic_block:
-                    _drain_seen_waiting_at = checked_at
-                return
-    drain.enqueue()
+    EVENTS_DRAIN.ensure_queued()
 
 
 def event_batches_requeue_stale(*, older_than: dt.timedelta = STALE_AFTER) -> int:
