@@ -28,6 +28,7 @@ the server, so it is not what is measured.
 from __future__ import annotations
 
 import argparse
+import functools
 import http.client
 import json
 import os
@@ -37,6 +38,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -64,9 +66,17 @@ def _body(run_id: str, kind: str, n: int, *, contact: bool | None = None) -> byt
 
 
 def _client_process(
-    host: str, port: int, path: str, kind: str, run_id: str, first: int, count: int, threads: int
+    host: str,
+    port: int,
+    path: str,
+    body: Callable[[int], bytes],
+    content_type: str,
+    first: int,
+    count: int,
+    threads: int,
 ) -> tuple[list[float], float, float, dict[int, int]]:
-    """Post `count` submissions over `threads` keep-alive connections.
+    """Post `count` bodies (`body(n)` for n from `first`) over `threads` keep-alive connections.
+    `body` is a module-level function or a partial of one, so it crosses to the client process.
 
     Returns (latencies in ms, start, end, responses by status).
     """
@@ -80,12 +90,12 @@ def _client_process(
         connection = http.client.HTTPConnection(host, port, timeout=60)
         mine: list[float] = []
         seen: dict[int, int] = {}
-        headers = {"Content-Type": "application/json", "Connection": "keep-alive"}
+        headers = {"Content-Type": content_type, "Connection": "keep-alive"}
         for n in range(start, start + n_requests):
-            body = _body(run_id, kind, n)
+            sent = body(n)
             began = time.perf_counter()
             try:
-                connection.request("POST", path, body=body, headers=headers)
+                connection.request("POST", path, body=sent, headers=headers)
                 response = connection.getresponse()
                 response.read()
                 status = response.status
@@ -129,19 +139,22 @@ def _run_phase(
     target: tuple[str, int],
     phase: Phase,
     *,
-    run_id: str,
+    body: Callable[[int], bytes],
+    content_type: str = "application/json",
     count: int,
     processes: int,
     threads: int,
     record: bool,
 ) -> None:
+    """Send `count` more of the phase's requests from `processes` client processes; with
+    `record`, add their figures to the phase. bench/tracking.py runs its phases with it too."""
     shares = [count // processes + (1 if p < count % processes else 0) for p in range(processes)]
     futures = []
     first = phase.sent
     for share in shares:
         futures.append(
             pool.submit(
-                _client_process, *target, phase.path, phase.kind, run_id, first, share, threads
+                _client_process, *target, phase.path, body, content_type, first, share, threads
             )
         )
         first += share
@@ -437,14 +450,19 @@ def measure(url: str, slug: str, args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     with ProcessPoolExecutor(max_workers=processes) as pool:
-        options = {"run_id": run_id, "processes": processes, "threads": threads}
+        options = {"processes": processes, "threads": threads}
+        bodies = {
+            phase.kind: functools.partial(_body, run_id, phase.kind) for phase in (bare, capture)
+        }
         for phase in (bare, capture):
-            _run_phase(pool, target, phase, count=args.warmup, record=False, **options)
+            body = bodies[phase.kind]
+            _run_phase(pool, target, phase, body=body, count=args.warmup, record=False, **options)
         for round_number in range(args.rounds):
             # Alternate who goes first, so neither always follows the other's backlog.
             order = (bare, capture) if round_number % 2 == 0 else (capture, bare)
             for phase in order:
-                _run_phase(pool, target, phase, count=per_round, record=True, **options)
+                body = bodies[phase.kind]
+                _run_phase(pool, target, phase, body=body, count=per_round, record=True, **options)
 
     failures = 0
     for phase in (bare, capture):

@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import http.client
+import functools
 import json
 import os
 import statistics
 import sys
-import threading
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
@@ -39,7 +38,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from capture import Phase, _django_for, _emit, _percentile
+from capture import Phase, _django_for, _emit, _percentile, _run_phase
 
 BARE_PATH = "/bench/bare-204/"
 BARE_INSERT_PATH = "/bench/bare/"  # bench/capture.py's floor: reads the body, inserts one row
@@ -71,86 +70,6 @@ def _body(site: str, run_id: str, n: int) -> bytes:
     return json.dumps(data).encode()
 
 
-def _client_process(
-    host: str, port: int, path: str, site: str, run_id: str, first: int, count: int, threads: int
-) -> tuple[list[float], float, float, dict[int, int]]:
-    """Post `count` batches over `threads` keep-alive connections, as bench/capture.py's client.
-
-    Returns (latencies in ms, start, end, responses by status).
-    """
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    lock = threading.Lock()
-    share = [count // threads + (1 if t < count % threads else 0) for t in range(threads)]
-    starts = [first + sum(share[:t]) for t in range(threads)]
-
-    def run(start: int, n_requests: int) -> None:
-        connection = http.client.HTTPConnection(host, port, timeout=60)
-        mine: list[float] = []
-        seen: dict[int, int] = {}
-        headers = {"Content-Type": "text/plain;charset=UTF-8", "Connection": "keep-alive"}
-        for n in range(start, start + n_requests):
-            body = _body(site, run_id, n)
-            began = time.perf_counter()
-            try:
-                connection.request("POST", path, body=body, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                status = response.status
-            except (OSError, http.client.HTTPException):
-                connection.close()
-                connection = http.client.HTTPConnection(host, port, timeout=60)
-                status = 0
-            mine.append((time.perf_counter() - began) * 1000)
-            seen[status] = seen.get(status, 0) + 1
-        connection.close()
-        with lock:
-            latencies.extend(mine)
-            for status, number in seen.items():
-                statuses[status] = statuses.get(status, 0) + number
-
-    workers = [
-        threading.Thread(target=run, args=(starts[t], share[t])) for t in range(threads) if share[t]
-    ]
-    began = time.monotonic()
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return latencies, began, time.monotonic(), statuses
-
-
-def _run_phase(
-    pool: ProcessPoolExecutor,
-    target: tuple[str, int],
-    phase: Phase,
-    *,
-    site: str,
-    run_id: str,
-    count: int,
-    processes: int,
-    threads: int,
-    record: bool,
-) -> None:
-    shares = [count // processes + (1 if p < count % processes else 0) for p in range(processes)]
-    futures = []
-    first = phase.sent
-    for share in shares:
-        futures.append(
-            pool.submit(_client_process, *target, phase.path, site, run_id, first, share, threads)
-        )
-        first += share
-    phase.sent = first
-    results = [future.result() for future in futures]
-    if not record:
-        return
-    phase.seconds += max(r[2] for r in results) - min(r[1] for r in results)
-    for latencies, _, _, statuses in results:
-        phase.latencies.extend(latencies)
-        for status, number in statuses.items():
-            phase.statuses[status] = phase.statuses.get(status, 0) + number
-
-
 def measure(url: str, site: str, args: argparse.Namespace) -> int:
     parts = urlsplit(url)
     target = (parts.hostname or "127.0.0.1", parts.port or 80)
@@ -171,7 +90,13 @@ def measure(url: str, site: str, args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     with ProcessPoolExecutor(max_workers=processes) as pool:
-        options = {"site": site, "run_id": run_id, "processes": processes, "threads": threads}
+        # As t.js sends them: text/plain, so that a beacon needs no CORS preflight.
+        options = {
+            "body": functools.partial(_body, site, run_id),
+            "content_type": "text/plain;charset=UTF-8",
+            "processes": processes,
+            "threads": threads,
+        }
         for phase in phases:
             _run_phase(pool, target, phase, count=args.warmup, record=False, **options)
         for round_number in range(args.rounds):
