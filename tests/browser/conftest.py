@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import http.server
+import threading
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -34,3 +38,26 @@ def page(browser: Browser) -> Iterator[Page]:
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+@pytest.fixture
+def customer_site(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], str]]:
+    """A customer's web site on another origin (localhost; Leadline is on 127.0.0.1):
+    `customer_site({"index.html": html, ...})` serves the pages and gives the site's address."""
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def serve(pages: dict[str, str]) -> str:
+        root = tmp_path / f"customer-site-{len(servers)}"
+        root.mkdir()
+        for name, html in pages.items():
+            (root / name).write_text(html)
+        handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://localhost:{server.server_address[1]}"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()

@@ -5,11 +5,8 @@ Runs the real product (gunicorn + worker, see tests/server.py) and a real Chromi
 
 from __future__ import annotations
 
-import http.server
-import threading
 import uuid
-from collections.abc import Iterator
-from functools import partial
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,23 +65,16 @@ def test_hosted_form_to_timeline(page: Page, live_leadline: Any, tmp_path: Path)
 
 
 @pytest.fixture
-def other_origin(live_leadline: Any, tmp_path: Path) -> Iterator[str]:
+def other_origin(live_leadline: Any, customer_site: Callable[[dict[str, str]], str]) -> str:
     """A customer's web site on another origin, with the embed snippet pasted into it."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "index.html").write_text(
-        "<!doctype html><html lang=en><head><title>Brightwater blog</title></head><body>"
-        "<h1>Closing the books faster</h1>"
-        f'<script src="{base_url(live_leadline)}/embed.js" data-form="cfo-guide" async></script>'
-        "</body></html>"
+    return customer_site(
+        {
+            "index.html": "<!doctype html><html lang=en><head><title>Brightwater blog</title>"
+            "</head><body><h1>Closing the books faster</h1>"
+            f'<script src="{base_url(live_leadline)}/embed.js" data-form="cfo-guide" async>'
+            "</script></body></html>"
+        }
     )
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://localhost:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def test_embed_snippet_on_another_origin(

@@ -5,12 +5,8 @@ pricing twice") has moved them on, with the timeline saying which signal did it.
 
 from __future__ import annotations
 
-import http.server
-import threading
 import uuid
-from collections.abc import Iterator
-from functools import partial
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,29 +19,18 @@ PAGES = {"solutions.html": "Solutions", "pricing.html": "Pricing"}
 
 
 @pytest.fixture
-def customer_site(live_leadline: Any, tmp_path: Path) -> Iterator[str]:
-    """The customer's site on another origin: pages with the tracking tag, and a guide page
-    with the tag and the embedded form."""
-    site = tmp_path / "customer"
-    site.mkdir()
+def site(live_leadline: Any, customer_site: Callable[[dict[str, str]], str]) -> str:
+    """Pages with the tracking tag, and a guide page with the tag and the embedded form."""
     leadline = str(live_leadline.url).rstrip("/")
     tag = f'<script src="{leadline}/t.js" data-site="demo-site" async></script>'
+    form = f'<script src="{leadline}/embed.js" data-form="cfo-guide" async></script>'
+    pages = {}
     for name, title in {**PAGES, "guide.html": "The CFO guide"}.items():
-        form = (
-            f'<script src="{leadline}/embed.js" data-form="cfo-guide" async></script>'
-            if name == "guide.html"
-            else ""
-        )
-        (site / name).write_text(
+        pages[name] = (
             f"<!doctype html><html lang=en><head><title>{title}</title></head><body>"
-            f"<h1>{title}</h1>{form}{tag}</body></html>"
+            f"<h1>{title}</h1>{form if name == 'guide.html' else ''}{tag}</body></html>"
         )
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://localhost:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    return customer_site(pages)
 
 
 def visit(page: Page, url: str) -> None:
@@ -54,12 +39,12 @@ def visit(page: Page, url: str) -> None:
 
 
 def test_earlier_visits_join_the_person_and_a_signal_moves_them_on(
-    page: Page, live_leadline: Any, customer_site: str
+    page: Page, live_leadline: Any, site: str
 ) -> None:
     email = f"nadia.{uuid.uuid4().hex[:8]}@brightwater-logistics.example"
     for name in ("solutions.html", "pricing.html", "pricing.html"):
-        visit(page, f"{customer_site}/{name}")  # leaving each page sends its view
-    visit(page, f"{customer_site}/guide.html")
+        visit(page, f"{site}/{name}")  # leaving each page sends its view
+    visit(page, f"{site}/guide.html")
     form = page.locator("[data-leadline-form=cfo-guide]")
     expect(form).to_be_visible()
     fill_in_as_prospect(page, email=email, own_words="I keep month-end sane")

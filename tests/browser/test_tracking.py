@@ -6,12 +6,8 @@ The customer's site is a plain static server on another origin (localhost, where
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
-from collections.abc import Iterator
-from functools import partial
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -52,32 +48,24 @@ def batches_stored(live_leadline: Any) -> int:
 
 
 @pytest.fixture
-def customer_site(live_leadline: Any, tmp_path: Path) -> Iterator[str]:
+def site(live_leadline: Any, customer_site: Callable[[dict[str, str]], str]) -> str:
     """The customer's site: three pages with the tracking tag, one that asks for consent first."""
-    site = tmp_path / "customer"
-    site.mkdir()
     leadline = str(live_leadline.url).rstrip("/")
     links = "".join(f'<a href="{name}">{title}</a> ' for name, title in PAGES.items())
-    for name, title in PAGES.items():
-        (site / name).write_text(
-            f"<!doctype html><html lang=en><head><title>{title}</title></head><body>"
-            f"<h1>{title}</h1><nav>{links}</nav>"
-            f'<script src="{leadline}/t.js" data-site="demo-site" async></script>'
-            "</body></html>"
-        )
-    (site / "consent.html").write_text(
+    pages = {
+        name: f"<!doctype html><html lang=en><head><title>{title}</title></head><body>"
+        f"<h1>{title}</h1><nav>{links}</nav>"
+        f'<script src="{leadline}/t.js" data-site="demo-site" async></script>'
+        "</body></html>"
+        for name, title in PAGES.items()
+    }
+    pages["consent.html"] = (
         "<!doctype html><html lang=en><head><title>Consent first</title></head><body>"
         "<h1>Consent first</h1>"
         f'<script src="{leadline}/t.js" data-site="demo-site" data-consent="required" async>'
         "</script></body></html>"
     )
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://localhost:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    return customer_site(pages)
 
 
 def loaded(page: Page, url: str) -> None:
@@ -85,12 +73,10 @@ def loaded(page: Page, url: str) -> None:
     page.wait_for_function("window.leadline && window.leadline.loaded")
 
 
-def test_three_page_views_arrive_as_one_visitor(
-    page: Page, live_leadline: Any, customer_site: str
-) -> None:
+def test_three_page_views_arrive_as_one_visitor(page: Page, live_leadline: Any, site: str) -> None:
     ids = []
     for name in PAGES:
-        loaded(page, f"{customer_site}/{name}")
+        loaded(page, f"{site}/{name}")
         ids.append(page.evaluate("leadline.visitorId()"))
     # Leaving the page sends what waits (pagehide, with sendBeacon).
     page.goto("about:blank")
@@ -98,7 +84,7 @@ def test_three_page_views_arrive_as_one_visitor(
     visitor = ids[0]
     assert visitor
     assert ids == [visitor] * 3  # one first-party cookie, reused
-    cookies = {c["name"]: c for c in page.context.cookies(customer_site)}
+    cookies = {c["name"]: c for c in page.context.cookies(site)}
     assert cookies["ll_vid"]["value"] == visitor
     assert cookies["ll_vid"]["sameSite"] == "Lax"
     assert cookies["ll_vid"]["expires"] > 0  # kept, not a session cookie
@@ -114,9 +100,9 @@ def test_three_page_views_arrive_as_one_visitor(
 
 
 def test_custom_events_arrive_after_the_page_view(
-    page: Page, live_leadline: Any, customer_site: str
+    page: Page, live_leadline: Any, site: str
 ) -> None:
-    loaded(page, f"{customer_site}/pricing.html")
+    loaded(page, f"{site}/pricing.html")
     visitor = page.evaluate("leadline.visitorId()")
     assert page.evaluate("leadline.track('Plan_Compared', {plan: 'team'})") is True
     page.evaluate("leadline.flush()")
@@ -136,12 +122,12 @@ def do_not_track(browser: Browser) -> Iterator[BrowserContext]:
 
 
 def test_with_do_not_track_nothing_is_sent_and_no_cookie_set(
-    do_not_track: BrowserContext, live_leadline: Any, customer_site: str
+    do_not_track: BrowserContext, live_leadline: Any, site: str
 ) -> None:
     before = batches_stored(live_leadline)
     page = do_not_track.new_page()
     for name in PAGES:
-        loaded(page, f"{customer_site}/{name}")
+        loaded(page, f"{site}/{name}")
         assert page.evaluate("leadline.visitorId()") is None
         assert page.evaluate("leadline.track('clicked')") is False
         page.evaluate("leadline.flush()")
@@ -153,15 +139,15 @@ def test_with_do_not_track_nothing_is_sent_and_no_cookie_set(
 
 
 def test_consent_required_waits_for_consent_and_withdrawing_removes_the_cookie(
-    page: Page, live_leadline: Any, customer_site: str
+    page: Page, live_leadline: Any, site: str
 ) -> None:
     before = batches_stored(live_leadline)
-    loaded(page, f"{customer_site}/consent.html")
+    loaded(page, f"{site}/consent.html")
     page.evaluate("leadline.track('clicked'); leadline.flush()")
     page.wait_for_timeout(1500)
     assert batches_stored(live_leadline) == before
     assert page.evaluate("leadline.visitorId()") is None
-    assert not page.context.cookies(customer_site)
+    assert not page.context.cookies(site)
 
     page.evaluate("leadline.consent(true); leadline.flush()")
     visitor = page.evaluate("leadline.visitorId()")
@@ -171,7 +157,7 @@ def test_consent_required_waits_for_consent_and_withdrawing_removes_the_cookie(
 
     page.evaluate("leadline.consent(false)")
     assert page.evaluate("leadline.visitorId()") is None
-    assert not [c for c in page.context.cookies(customer_site) if c["name"] == "ll_vid"]
+    assert not [c for c in page.context.cookies(site) if c["name"] == "ll_vid"]
     sent = batches_stored(live_leadline)
     assert page.evaluate("leadline.track('clicked')") is False
     page.evaluate("leadline.flush()")
