@@ -225,7 +225,9 @@ def signals_evaluate(*, person_ids: Sequence[int]) -> list[JourneyTransition]:
             .values("journey_id", "person_id")
             .annotate(last=Max("at"))
         }
-        events = _events_by_person(ids, journeys)
+        # Each step's rules read once here, not once per person at the step.
+        rules_of = {step.pk: _rules(step) for j in journeys for step in j.steps.all()}
+        events = _events_by_person(ids, [r for rules in rules_of.values() for r in rules])
         reached: dict[tuple[int, int], tuple[JourneyStep, str]] = {}
         for journey in journeys:
             steps = sorted(journey.steps.all(), key=lambda s: s.position)
@@ -252,7 +254,7 @@ def signals_evaluate(*, person_ids: Sequence[int]) -> list[JourneyTransition]:
                 signal = ""
                 while (following := next_of.get(position.step_id)) is not None:
                     hit = first_rule_holding(
-                        _rules(position.step), events[person_id], now=now, since=since
+                        rules_of[position.step_id], events[person_id], now=now, since=since
                     )
                     if hit is None:
                         break
@@ -275,11 +277,10 @@ def signals_evaluate(*, person_ids: Sequence[int]) -> list[JourneyTransition]:
 
 
 def _events_by_person(
-    ids: Sequence[int], journeys: Sequence[Journey]
+    ids: Sequence[int], rules: Sequence[Rule]
 ) -> defaultdict[int, list[EventFacts]]:
-    """The events any rule could look at, per person: only the names rules use, and only as far
-    back as the longest window (all, if a rule has none)."""
-    rules = [rule for j in journeys for step in j.steps.all() for rule in _rules(step)]
+    """The events any of `rules` could look at, per person: only the names they use, and only
+    as far back as the longest window (all, if a rule has none)."""
     out: defaultdict[int, list[EventFacts]] = defaultdict(list)
     if not rules:
         return out
