@@ -20,6 +20,7 @@ from leadline.core import clock
 from leadline.core.models import Person
 from leadline.core.permissions import access_person_edit
 from leadline.journeys.services import SignalIn, events_record
+from leadline.journeys.signals import EVENT_NAME
 
 router = Router(tags=["events"])
 
@@ -56,7 +57,7 @@ def _when(value: dt.datetime | None) -> dt.datetime | None:
 
 class EventIn(Strict):
     name: str = Field(
-        pattern=r"^[a-z0-9_.:-]{1,80}$",
+        pattern=f"^{EVENT_NAME.pattern}$",
         description='What happened, e.g. "webinar_attended", "trial_started", "email_clicked"; '
         "journey exit signals match on it",
         examples=["trial_started"],

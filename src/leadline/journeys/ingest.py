@@ -28,7 +28,8 @@ from django.views.decorators.csrf import csrf_exempt
 from leadline.core import clock
 from leadline.core.ratelimit import client_ip, rate_limited
 from leadline.journeys.models import BatchStatus, EventBatch, TrackingSite
-from leadline.journeys.tracking import event_batches_process_queue
+from leadline.journeys.signals import EVENT_NAME
+from leadline.journeys.tracking import VISITOR_ID, event_batches_process_queue
 
 logger = logging.getLogger(__name__)
 SITE_CACHE_SECONDS = 10
@@ -42,11 +43,9 @@ MAX_PROPERTIES_BYTES = 4096
 # time is used, the browser's kept in the event's properties.
 MAX_AGE = dt.timedelta(days=7)
 CLIENT_TIME_PROPERTY = "client_occurred_at"
-VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # What a site's key may look like; anything else is no site's (and never reaches the database
 # or the cache, which would refuse a NUL or warn about spaces).
 SITE_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,40}")
-EVENT_NAME = re.compile(r"[a-z0-9_.:-]+")
 VISITOR_ID_RULE = "visitor_id: 1 to 64 characters of A-Z, a-z, 0-9, - and _"
 ACCEPTED_TYPES = ("application/json", "text/plain")
 

@@ -20,7 +20,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-EVENT_NAME = re.compile(r"^[a-z0-9_.:-]{1,80}$")
+# An event's name, wherever one comes in (t.js, the events API, a rule); use fullmatch.
+EVENT_NAME = re.compile(r"[a-z0-9_.:-]{1,80}")
 RULE_KEYS = {"name", "event", "path_contains", "properties", "count", "within_days"}
 
 
@@ -84,7 +85,7 @@ def rule_parse(raw: Any, *, where: str = "exit signal") -> Rule:
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise RuleError(f"{where}.name: a text of 1 to 200 characters is required")
     event = raw.get("event")
-    if not isinstance(event, str) or not EVENT_NAME.match(event):
+    if not isinstance(event, str) or not EVENT_NAME.fullmatch(event):
         raise RuleError(f"{where}.event: an event name of a-z, 0-9, _ . : - is required")
     path_contains = raw.get("path_contains", "")
     if not isinstance(path_contains, str) or len(path_contains) > 500:
