@@ -24,7 +24,7 @@ from leadline.capture.ingest import (
 from leadline.capture.models import PERSON_FIELDS, Form, Submission
 from leadline.capture.services import asset_download_record
 from leadline.capture.validation import HONEYPOT_FIELD, KEY_FIELD
-from leadline.core.links import public_url
+from leadline.core.links import public_script, public_url
 from leadline.core.ratelimit import client_ip
 
 
@@ -176,15 +176,5 @@ def download(request: HttpRequest, token: str) -> HttpResponseBase:
     return FileResponse(asset.file.open("rb"), as_attachment=True, filename=filename)
 
 
-@require_GET
-@cache_control(max_age=300, public=True)
-def embed_js(request: HttpRequest) -> HttpResponse:
-    from django.contrib.staticfiles import finders
-
-    path = finders.find("capture/embed.js")
-    if not path:
-        raise Http404("embed.js missing")
-    with open(str(path), "rb") as handle:
-        response = HttpResponse(handle.read(), content_type="text/javascript; charset=utf-8")
-    response["Access-Control-Allow-Origin"] = "*"
-    return response
+# <script src="https://LEADLINE/embed.js" data-form="SLUG" async></script>
+embed_js = public_script("capture/embed.js")
