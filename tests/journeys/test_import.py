@@ -95,3 +95,99 @@ def test_a_step_in_someones_history_cannot_be_dropped() -> None:
     data["steps"] = data["steps"][:1]
     with pytest.raises(JourneyImportError, match="is in people's history"):
         journey_import(data=data, actor=None)
+
+
+# Who it is for and who starts on it ------------------------------------------------------------
+
+PAYROLL: dict[str, Any] = {
+    "name": "Payroll",
+    "slug": "payroll",
+    "description": "For finance teams who run payroll in spreadsheets.",
+    "audience": "Payroll — firms of 50 to 500",
+    "default": False,
+    "start_signals": [
+        {"name": "Trial of payroll", "event": "trial_started", "properties": {"plan": "payroll"}},
+        {
+            "name": "Read about payroll twice",
+            "event": "page_view",
+            "path_contains": "/payroll",
+            "count": 2,
+            "within_days": 30,
+        },
+    ],
+    "steps": [
+        {
+            "name": "Dreading the month end",
+            "exit_signals": [{"name": "Asked for a demo", "event": "demo_requested"}],
+        },
+        {"name": "Comparing payroll tools", "exit_signals": []},
+    ],
+}
+
+
+def test_audience_and_start_signals_go_out_as_yaml_and_come_back_the_same() -> None:
+    made = journey_import(data=PAYROLL, actor=None)
+    assert made.audience == "Payroll — firms of 50 to 500"
+    assert made.start_signals == PAYROLL["start_signals"]
+    text = journey_yaml(made)
+    assert "audience: Payroll — firms of 50 to 500" in text
+    assert "start_signals:\n- name: Trial of payroll" in text
+    assert yaml.safe_load(text) == PAYROLL
+
+    # Changed in YAML and imported again: the same journey, with the new rules.
+    data = yaml.safe_load(text)
+    data["audience"] = "Payroll — firms of 500 and more"
+    data["start_signals"] = data["start_signals"][1:]
+    again = journey_import(data=data, actor=None)
+    assert again.pk == made.pk
+    assert yaml.safe_load(journey_yaml(again)) == data
+    entry = AuditEntry.objects.filter(action="journey.update", object_id=str(made.pk)).latest("id")
+    assert entry.data["start_signals"] == ["Read about payroll twice"]
+    assert entry.data["audience"] == "Payroll — firms of 500 and more"
+
+    # Left out: no audience, no start signals (entered by hand only).
+    del data["audience"], data["start_signals"]
+    journey_import(data=data, actor=None)
+    made.refresh_from_db()
+    assert (made.audience, made.start_signals) == ("", [])
+    assert "start_signals" not in journey_yaml(made)
+
+
+def test_the_default_journey_has_no_start_signals_and_its_yaml_is_unchanged() -> None:
+    text = journey_yaml(Journey.objects.get(is_default=True))
+    assert "start_signals" not in text
+    assert "audience" not in text
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"audience": "x" * 201}, "audience: at most 200 characters"),
+        ({"audience": ["Payroll"]}, "audience: must be text"),
+        ({"start_signals": "trial_started"}, "start_signals: a list of rules"),
+        (
+            {"start_signals": [{"name": "Trial", "event": "trial_started", "count": 0}]},
+            r"start_signals\[0\].count: a whole number from 1 to 1000",
+        ),
+        (
+            {"start_signals": [{"name": "Trial", "event": "trial_started"}, {"event": "x"}]},
+            r"start_signals\[1\].name: a text of 1 to 200 characters is required",
+        ),
+        (
+            {"start_signals": [{"name": "Trial", "event": "Trial Started"}]},
+            r"start_signals\[0\].event: an event name",
+        ),
+        (
+            {"start_signals": [{"name": "Trial", "event": "x", "colour": "red"}]},
+            r"start_signals\[0\]: unknown field\(s\) colour",
+        ),
+    ],
+)
+def test_bad_start_signals_or_audience_are_refused_naming_the_field(
+    change: dict[str, Any], message: str
+) -> None:
+    made = journey_import(data=PAYROLL, actor=None)
+    before = journey_yaml(made)
+    with pytest.raises(JourneyImportError, match=message):
+        journey_import(data={**PAYROLL, **change}, actor=None)
+    assert journey_yaml(Journey.objects.get(pk=made.pk)) == before

@@ -17,16 +17,6 @@ pytestmark = pytest.mark.django_db
 RoleClient = Callable[[str], Client]
 
 
-@pytest.fixture
-def acme() -> tuple[Account, Person, Person]:
-    account = factories.account(name="Acme Widgets")
-    ann = factories.person(first_name="Ann", last_name="Lee", title="Head of Finance Systems")
-    vera = factories.person(first_name="Vera", last_name="Stone", title="CFO")
-    for person in (ann, vera):
-        factories.membership(person=person, account=account)
-    return account, ann, vera
-
-
 def test_the_account_page_draws_the_committee_and_its_gaps(
     role_client: RoleClient, acme: tuple[Account, Person, Person]
 ) -> None:

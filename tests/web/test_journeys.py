@@ -18,6 +18,7 @@ from leadline.core.models import Account, AuditEntry, Person, Role, TimelineEven
 from leadline.journeys.models import (
     Journey,
     JourneyPosition,
+    JourneyRemoval,
     JourneyStep,
     JourneyTransition,
     TransitionCause,
@@ -516,3 +517,27 @@ def test_times_on_the_section_are_in_the_viewers_zone(
         journey_move(journey=journey, to_step=_step(journey, 2), moved_by=viewer, person=ann)
     html = _html(_client_for(viewer).get(reverse("web:person", args=[ann.pk])))
     assert "23 Nov 2026, 11:00" in html
+
+
+def test_a_seller_takes_someone_off_a_journey_and_may_not_take_them_off_twice(
+    role_client: RoleClient, journey: Journey, ann: Person
+) -> None:
+    client = role_client(Role.SALES_REP)
+    url = reverse("web:person_journey_move", args=[ann.pk, journey.slug])
+    assert client.post(url, {"step": _step(journey, 2).pk}).status_code == 302
+    page = _html(client.get(reverse("web:person", args=[ann.pk])))
+    assert 'name="action" value="take_off"' in page
+
+    response = client.post(url, {"action": "take_off", "note": "Wrong product"}, headers=HTMX)
+
+    assert response.status_code == 200
+    html = _html(response)
+    assert "Taken off The buyer&#x27;s journey.</p>" in html
+    assert "They are not on this journey yet." in html
+    assert 'value="take_off"' not in html  # nothing left to take them off
+    removal = JourneyRemoval.objects.get(person=ann, journey=journey)
+    assert (removal.step_name, removal.note) == ("Exploring ways to solve it", "Wrong product")
+    again = client.post(url, {"action": "take_off"})
+    assert again.status_code == 400
+    assert "Not taken off: not on the journey" in _html(again)
+    assert JourneyRemoval.objects.filter(person=ann).count() == 1

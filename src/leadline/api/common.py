@@ -12,6 +12,7 @@ from ninja.errors import ValidationError
 from ninja.pagination import LimitOffsetPagination
 from pydantic import ConfigDict, ValidationInfo, field_validator
 
+from leadline.core import clock
 from leadline.core.models import TimelineEvent
 
 # Body parameters are all called `payload`, so field errors point at ["body", "payload", name]
@@ -44,6 +45,18 @@ def field_errors(
         loc = [*BODY] if name == NON_FIELD_ERRORS else [*BODY, rename.get(name, name)]
         errors.extend({"type": "invalid", "loc": loc, "msg": message} for message in messages)
     return ValidationError(errors)
+
+
+def moment_past(value: dt.datetime | None) -> dt.datetime | None:
+    """A validator for a time something happened: with a time zone, and not in the future
+    (five minutes' grace for clocks that run ahead)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("give a time zone (2026-11-23T10:00:00Z)")
+    if value > clock.now() + dt.timedelta(minutes=5):
+        raise ValueError("is in the future: give the time it happened")
+    return value
 
 
 def field_error(name: str, message: str) -> ValidationError:

@@ -14,9 +14,8 @@ from ninja.responses import Status
 from pydantic import AfterValidator, model_validator
 
 from leadline.api.auth import REFUSALS, ErrorOut, require
-from leadline.api.common import Strict
+from leadline.api.common import Strict, moment_past
 from leadline.capture.services import email_normalise
-from leadline.core import clock
 from leadline.core.models import Person
 from leadline.core.permissions import access_person_edit
 from leadline.journeys.services import SignalIn, events_record
@@ -45,16 +44,6 @@ def _properties(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-def _when(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("give a time zone (2026-11-23T10:00:00Z)")
-    if value > clock.now() + dt.timedelta(minutes=5):
-        raise ValueError("is in the future")
-    return value
-
-
 class EventIn(Strict):
     name: str = Field(
         pattern=f"^{EVENT_NAME.pattern}$",
@@ -66,7 +55,7 @@ class EventIn(Strict):
     email: Annotated[str, AfterValidator(_email)] = Field(
         "", max_length=254, description="Who it happened to; an unknown address makes a person"
     )
-    occurred_at: Annotated[dt.datetime | None, AfterValidator(_when)] = Field(
+    occurred_at: Annotated[dt.datetime | None, AfterValidator(moment_past)] = Field(
         None, description="When it happened (default: now); with a time zone"
     )
     properties: Annotated[dict[str, Any], AfterValidator(_properties)] = Field(

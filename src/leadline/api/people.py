@@ -30,10 +30,12 @@ from leadline.api.common import (
 from leadline.capture import services as capture_services
 from leadline.capture.models import Consent
 from leadline.capture.services import email_normalise
+from leadline.core import clock
 from leadline.core.models import Channel, Membership, Person
 from leadline.core.permissions import access_merge, access_people, access_person_edit
 from leadline.core.selectors import people_search, person_timeline
 from leadline.core.services import person_merge, person_update
+from leadline.insight.labels import person_labels
 
 router = Router(tags=["people"])
 
@@ -146,6 +148,24 @@ class PersonOut(PersonSummary):
     consents: list[ConsentOut]
 
 
+class LabelOut(Schema):
+    name: str = Field(description='"Journey step", "Fit", "Interest" or "Lifecycle"')
+    value: str = Field(description='In a few words: "Strong fit", "Sales-ready lead"')
+    tone: str = Field(description="good, neutral or low")
+    why: list[str] = Field(description="The signals behind it, one sentence each")
+
+
+class PersonWithLabels(PersonOut):
+    labels: list[LabelOut] = Field(description="Journey step, fit, interest, lifecycle, with why")
+
+    @staticmethod
+    def resolve_labels(obj: Person) -> list[LabelOut]:
+        return [
+            LabelOut(name=label.name, value=label.value, tone=label.tone, why=list(label.why))
+            for label in person_labels(person=obj, now=clock.now())
+        ]
+
+
 class PersonCreated(Schema):
     created: bool = Field(
         description="false: a person with this email already existed and is returned unchanged"
@@ -246,11 +266,14 @@ def person_create(request: HttpRequest, payload: PersonIn) -> Status[dict[str, A
 
 
 @router.get(
-    "/{person_id}", response={200: PersonOut, 404: ErrorOut, **REFUSALS}, summary="Get a person"
+    "/{person_id}",
+    response={200: PersonWithLabels, 404: ErrorOut, **REFUSALS},
+    summary="Get a person",
 )
 def person_get(request: HttpRequest, person_id: int) -> Person:
-    """One person. A record merged into another still answers 200, with `merged_into` set to
-    the survivor's id: fetch that one for the person's current picture."""
+    """One person, with their labels (journey step, fit, interest, lifecycle) and why. A record
+    merged into another still answers 200, with `merged_into` set to the survivor's id: fetch
+    that one for the person's current picture."""
     require(request, access_people)
     return _person(person_id)
 

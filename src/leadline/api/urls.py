@@ -2,7 +2,7 @@
 
 from ninja import NinjaAPI, Swagger
 
-from leadline.api import accounts, auth, capture, events, people
+from leadline.api import accounts, auth, capture, conversations, events, people
 
 DESCRIPTION = """
 Leadline's JSON API.
@@ -40,3 +40,7 @@ api.add_router("/requests", capture.requests_router)
 api.add_router("/submissions", capture.submissions_router)
 api.add_router("/forms", capture.forms_router)
 api.add_router("/events", events.router)
+api.add_router("/conversations", conversations.conversations_router)
+api.add_router("/people", conversations.people_router)
+api.add_router("/pain-points", conversations.pain_points_router)
+api.add_router("/pain-point-suggestions", conversations.suggestions_router)

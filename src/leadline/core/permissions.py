@@ -67,3 +67,13 @@ def access_journey_edit(user: Any) -> bool:
 def access_journey_move(user: Any) -> bool:
     """Move a person or an account's buying group to another step by hand."""
     return _role(user) in STAFF_ROLES
+
+
+def access_pain_points(user: Any) -> bool:
+    """Read the pain-point catalogue and how often each was confirmed or rejected."""
+    return _role(user) in STAFF_ROLES
+
+
+def access_pain_point_edit(user: Any) -> bool:
+    """Add, change and turn off pain points in the catalogue. Reps read it."""
+    return _role(user) in {Role.ADMIN, Role.MARKETING, Role.SALES_MANAGER}

@@ -531,3 +531,253 @@ MEETING_NOTES: dict[str, tuple[str, ...]] = {
         "Booked a 20-minute call to look at their close checklist together.",
     ),
 }
+
+# ---------------------------------------------------------------------------------------------
+# The buyer's journey (demo/journeys.py): what t.js saw, what they said, who decides.
+
+# What t.js reports as each page's title (document.title).
+PAGE_TITLES: dict[str, str] = {
+    "/": "Closewise: close the books in five days",
+    "/product": "Product",
+    "/product/close-management": "Close management",
+    "/product/reconciliations": "Reconciliations",
+    "/product/consolidation": "Consolidation",
+    "/integrations/netsuite": "NetSuite integration",
+    "/integrations/sap": "SAP integration",
+    "/integrations/dynamics-365": "Dynamics 365 integration",
+    "/customers": "Customer stories",
+    "/customers/brightwater-foods": "Brightwater Foods closes in four days",
+    "/customers/kessler-logistik": "Kessler Logistik: 14 entities, one close",
+    "/security": "Security and data residency",
+    "/pricing": "Pricing",
+    "/pricing/compare": "Compare plans",
+    "/blog/the-five-day-close": "The five-day close",
+    "/blog/intercompany-without-tears": "Intercompany without tears",
+    "/blog/what-auditors-ask-for": "What auditors ask for",
+    "/about": "About us",
+    "/careers": "Careers",
+    "/resources/cfo-guide": "The CFO's guide to closing faster",
+    "/demo": "Book a demo",
+    "/webinars/close-faster": "Webinar: close faster",
+    "/solutions/month-end-close": "Solutions: month-end close",
+    "/solutions/reconciliations": "Solutions: reconciliations at scale",
+    "/solutions/multi-entity": "Solutions: many entities, one close",
+    "/guides/five-day-close-checklist": "Guide: the five-day close checklist",
+    "/guides/business-case-template": "Guide: a business case your CFO will sign",
+    "/payroll": "Closewise Payroll",
+    "/payroll/pricing": "Payroll pricing",
+    "/guides/switching-payroll-provider": "Guide: switching payroll provider mid-year",
+    "/customers/nordlicht-baeckerei-payroll": "Nordlicht Bäckerei runs payroll in an hour",
+}
+# Where someone goes back to while they research (pricing, guides, case studies...).
+RESEARCH_PAGES: tuple[tuple[str, int], ...] = (
+    ("/pricing", 12),
+    ("/pricing/compare", 4),
+    ("/solutions/month-end-close", 6),
+    ("/solutions/reconciliations", 4),
+    ("/solutions/multi-entity", 3),
+    ("/guides/five-day-close-checklist", 5),
+    ("/guides/business-case-template", 3),
+    ("/customers", 3),
+    ("/customers/brightwater-foods", 3),
+    ("/customers/kessler-logistik", 3),
+    ("/security", 2),
+    ("/integrations/netsuite", 2),
+)
+PAYROLL_PAGES: tuple[tuple[str, int], ...] = (
+    ("/payroll", 5),
+    ("/payroll/pricing", 4),
+    ("/guides/switching-payroll-provider", 2),
+    ("/customers/nordlicht-baeckerei-payroll", 1),
+)
+USER_AGENTS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.4 Safari/605.1.15",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0",
+)
+
+PRODUCT_CLOSE = "Month-end close"
+PRODUCT_PAYROLL = "Payroll"
+# The pain-point catalogue: (product, name, description, phrases in buyers' words).
+PAIN_POINTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    (PRODUCT_CLOSE, "Slow month-end close", "The close takes two weeks or more.",
+     ("working days", "takes longer", "board wants five", "numbers are final")),
+    (PRODUCT_CLOSE, "Weekends and late nights at month-end", "The team pays for the close.",
+     ("weekends", "late nights")),
+    (PRODUCT_CLOSE, "Spreadsheet sprawl", "Reconciliations and checklists live in spreadsheets.",
+     ("spreadsheets", "excel file", "macros nobody understands", "versions of the truth")),
+    (PRODUCT_CLOSE, "Chasing audit evidence", "Auditors ask for the same things again and again.",
+     ("auditors asked", "same evidence", "audit trail")),
+    (PRODUCT_CLOSE, "ERP integration risk", "Fear of a long integration project.",
+     ("netsuite", "six-month project", "moving erp")),
+    (PRODUCT_CLOSE, "Intercompany and consolidation by hand", "Many entities, manual eliminations.",
+     ("intercompany", "eliminations", "currencies")),
+    (PRODUCT_CLOSE, "No daily view of cash", "Cash is known once a month.",
+     ("cash position", "three banks")),
+    (PRODUCT_CLOSE, "A business case against the budget clock", "Budget windows close early.",
+     ("business case", "budget freeze")),
+    (PRODUCT_CLOSE, "A team stretched too thin", "Too few people for the work.",
+     ("work of six", "burning out", "can't hire")),
+    (PRODUCT_CLOSE, "Security review and data residency", "IT and legal must agree first.",
+     ("stay in the eu", "sso", "security questionnaire")),
+    (PRODUCT_CLOSE, "Approvals that stall", "Invoices wait for approvers.",
+     ("approvers", "stuck in approval")),
+    (PRODUCT_CLOSE, "A forecast nobody trusts", "The forecast is one person's spreadsheet.",
+     ("forecast",)),
+    (PRODUCT_PAYROLL, "Payroll errors", "People paid the wrong amount.",
+     ("payroll errors", "paid the wrong")),
+    (PRODUCT_PAYROLL, "Re-keying timesheets", "Hours typed in twice.",
+     ("timesheets", "re-key")),
+    (PRODUCT_PAYROLL, "Late filing penalties", "Tax filings missed or late.",
+     ("late filing", "penalty")),
+    (PRODUCT_PAYROLL, "Bureau fees per payslip", "An outsourced bureau that costs more each year.",
+     ("per payslip", "payroll bureau")),
+    (PRODUCT_PAYROLL, "Payslip requests by email", "Employees cannot find their own payslips.",
+     ("asking for their payslips", "payslips")),
+    (PRODUCT_PAYROLL, "Year-end dread", "Year-end reporting takes a week.",
+     ("year-end",)),
+    (PRODUCT_PAYROLL, "Pension and benefit deductions", "Deductions worked out by hand.",
+     ("pension", "deductions")),
+    (PRODUCT_PAYROLL, "Payroll in several countries", "A different provider in every country.",
+     ("several countries", "different providers")),
+)  # fmt: skip
+# What people say on calls, in their own words, by what they care about (CARES' keys).
+QUOTES: dict[str, tuple[str, ...]] = {
+    "close_speed": (
+        "We close in twelve working days and the board wants five.",
+        "Every month the close takes longer than the month before.",
+        "By the time the numbers are final they are already out of date.",
+    ),
+    "weekends": (
+        "My team worked three weekends in a row last quarter.",
+        "Month-end means late nights for everyone, again.",
+    ),
+    "spreadsheets": (
+        "We have 140 reconciliation spreadsheets and some have macros nobody understands.",
+        "Our close checklist is an Excel file with 30 tabs.",
+        "There are three versions of the truth and none of them match.",
+    ),
+    "audit": (
+        "The auditors asked for the same evidence four times this year.",
+        "We need an audit trail before the readiness review.",
+    ),
+    "erp": (
+        "Whatever we buy has to work with NetSuite on day one.",
+        "We are moving ERP next year, so I cannot afford a six-month project.",
+    ),
+    "entities": (
+        "Fourteen entities, nine currencies, and intercompany is a nightmare.",
+        "Eliminations are still done by hand at two in the morning.",
+    ),
+    "cash": ("I want to see our cash position without ringing three banks.",),
+    "budget": (
+        "I need a business case before the budget freeze in November.",
+        "If it is not in next year's budget by October, it waits a year.",
+    ),
+    "team": (
+        "We are three people doing the work of six.",
+        "My team is burning out and I can't hire.",
+    ),
+    "security": (
+        "Our data has to stay in the EU, full stop.",
+        "IT will not look at anything without SSO and their security questionnaire.",
+    ),
+    "approvals": ("Invoices sit with approvers for weeks.", "Half our spend is stuck in approval."),
+    "forecast": (
+        "Our forecast lives in one person's head.",
+        "The CEO does not believe the forecast, and honestly neither do I.",
+    ),
+    "research": (
+        "We are just researching for now.",
+        "The forecast is fine; it is the close that hurts.",
+        "I am putting together a shortlist for next year.",
+    ),
+}
+PAYROLL_QUOTES = (
+    "Payroll errors cost us two weekends last quarter.",
+    "We still re-key timesheets into the payroll system by hand.",
+    "We paid a late filing penalty in March.",
+    "Our payroll bureau charges per payslip and it adds up.",
+    "Employees email us every month asking for their payslips.",
+    "Year-end is the week I dread most.",
+    "Pension deductions are worked out in a spreadsheet.",
+)
+CALL_FOLLOW_UPS = (
+    "Next: the five-day close checklist, and a call after their close.",
+    "Agreed to talk again once this month's close is done.",
+    "They want to see it with their own numbers before anyone else joins.",
+    "Sending two customer stories from companies their size.",
+)
+MEETING_SUMMARIES: dict[str, tuple[str, ...]] = {
+    "demo": (
+        "Demo on their own close calendar with {who}. Most questions were about the ERP link.",
+        "Demo for {who}: reconciliations and the close checklist, then pricing questions.",
+    ),
+    "pricing": (
+        "Pricing walk-through with {who}: seats, entities and what the first year costs.",
+        "Scoped a quote with {who}; they compare us with two other vendors.",
+    ),
+    "other": (
+        "Intro call with {who}: how their close runs today and where it hurts.",
+        "Looked at their close checklist together with {who}.",
+    ),
+}
+CASE_SUMMARIES = (
+    "Business case review with {who}: ROI, rollout plan and what the first quarter costs.",
+    "Went through the numbers with {who}; finance wants references before signing.",
+    "Call with {who} about budget and timing; they need the figures for the board pack.",
+)
+EMAIL_REPLIES = (
+    "Replied to {rep}'s email with how their close runs today.",
+    "Wrote back to {rep}: interested, but after this quarter's close.",
+    "Answered {rep}'s questions by email and asked for a price for their size.",
+)
+NOTE_SUMMARIES = (
+    "Met at the CFO roundtable; they brought up the close themselves.",
+    "Their controller mentioned them to a colleague of ours at a user group.",
+    "Saw their job ad for a second accountant; worth a call after their close.",
+)
+PAYROLL_SUMMARIES = (
+    "Call about payroll for their {n} people: bureau, timesheets and year-end.",
+    "They asked whether we also run payroll; talked through how they pay people today.",
+)
+EMAIL_SUBJECTS = (
+    "The five-day close checklist",
+    "How Brightwater Foods closes in four days",
+    "Your pricing for {n} entities",
+)
+PROPOSAL_TITLES = ("Proposal: close management for {n} entities", "Quote: {n} seats, annual")
+MOVE_FORWARD_NOTES = (
+    "Moved on after the call: they already have a shortlist of three and want a demo.",
+    "They are further along than the signals show: budget is approved, they compare vendors.",
+    "Moved on: the CFO asked for references, so the internal case is being built.",
+)
+MOVE_BACK_NOTES = (
+    "Moved back: the project is on hold until the new CFO starts.",
+    "Moved back: their ERP move comes first; they are only exploring for now.",
+)
+PAYROLL_START_NOTES = (
+    "Asked on the call whether we do payroll too; their bureau contract ends in spring.",
+    "Small team, payroll by hand: put them on the payroll journey.",
+)
+# How a company with a buying committee decides (added to those without notes).
+COMMITTEE_CULTURE_NOTES = (
+    "Decisions by consensus in the Monday leadership meeting; the CFO has a veto over anything "
+    "above 50k.",
+    "The controller chooses, the CFO signs, and IT can stop anything that touches SSO.",
+    "Procurement joins late and always asks for a second quote.",
+    "Founder-led: nothing is bought without the founder's nod, however small.",
+)
+STAKEHOLDER_NOTES: dict[str, tuple[str, ...]] = {
+    "decides": ("Has the final word; wants a one-page memo.",),
+    "signs": ("Signs anything over budget; rarely joins calls.",),
+    "champions": ("Pushes for us internally; wants references to forward.",),
+    "influences": ("Listened to on tooling; sceptical of long projects.",),
+    "uses": ("Would use it every day during the close.",),
+    "gatekeeps": ("Runs the security review; nothing moves until it is done.",),
+    "blocks": ("Prefers to build it in spreadsheets; worried about the cost.",),
+}

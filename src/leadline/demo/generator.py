@@ -50,11 +50,11 @@ from leadline.core.models import (
     PersonEmail,
     Role,
     Team,
-    TimelineEvent,
     User,
 )
 from leadline.core.services import person_update
 from leadline.demo import DEMO_LOGINS, DEMO_PASSWORD, banks
+from leadline.demo.journeys import JourneyHistory, signals_tasks_drop
 from leadline.demo.pdf import TITLE as WHITE_PAPER_TITLE
 from leadline.demo.pdf import white_paper_pdf
 from leadline.demo.selling import (
@@ -830,12 +830,12 @@ def _store_companies(plan: DemoPlan) -> list[int]:
 def _store_person(
     person: PersonPlan,
     submission_ids: list[int],
-    account_id: int | None,
     assets: dict[str, Asset | None],
     replay: Replay,
-) -> list[TimelineEvent]:
+) -> Person:
     """Replay one person's history in time order, with the clock at each moment, the sellers'
-    touches and the escalation ladder between (see `selling.Replay`)."""
+    touches and the escalation ladder between (see `selling.Replay`). Their page views are
+    t.js's, stored by `JourneyHistory`."""
     found: list[Person] = []
     for sub, submission_id in zip(person.submissions, submission_ids, strict=True):
         replay.add(
@@ -854,18 +854,7 @@ def _store_person(
         note.at, NOTE, lambda: person_update(person=found[0], changes=note.changes, actor=None)
     )
     replay.run()
-    return [
-        TimelineEvent(
-            kind="page.viewed",
-            summary=f"Viewed {url.partition('?')[0]}",
-            person=found[0],
-            account_id=account_id,
-            data={"url": banks.SITE + url},
-            occurred_at=at,
-            recorded_at=at,
-        )
-        for at, url in person.page_views
-    ]
+    return found[0]
 
 
 def _process(
@@ -904,7 +893,9 @@ def demo_store(plan: DemoPlan, *, progress: Callable[[int], None] = lambda n: No
     sellers = SellerCache(users)
     specs = _ensure_forms(plan, users["maria"])
     assets = {f.slug: f.asset for f in Form.objects.select_related("asset").filter(slug__in=specs)}
-    account_ids = _store_companies(plan)
+    _store_companies(plan)
+    # The buyer's journeys: planned per person below, stored at the end (demo/journeys.py).
+    journeys = JourneyHistory(plan, users=users, now=now)
     for start in range(0, len(plan.people), BATCH_PEOPLE):
         batch = plan.people[start : start + BATCH_PEOPLE]
         with transaction.atomic():
@@ -927,21 +918,20 @@ def demo_store(plan: DemoPlan, *, progress: Callable[[int], None] = lambda n: No
             # Stored raw first, as the hot path does; processed below as the worker would.
             Submission.objects.bulk_create(raw)
             ids = iter(s.pk for s in raw)
-            views: list[TimelineEvent] = []
             for person in batch:
-                account_id = account_ids[person.company] if person.company is not None else None
                 replay = Replay(now=now, sellers=sellers)
-                views += _store_person(
-                    person, [next(ids) for _ in person.submissions], account_id, assets, replay
-                )
+                submission_ids = [next(ids) for _ in person.submissions]
+                found = _store_person(person, submission_ids, assets, replay)
+                journeys.person_add(person, person_id=found.pk, submission_ids=submission_ids)
                 progress(1)
-            TimelineEvent.objects.bulk_create(views, batch_size=2000)
             history_settle(first_mail_id=first_mail, first_item_id=first_item, now=now)
         history_tasks_drop(first_mail_id=first_mail)
     with transaction.atomic():
         ladder_catch_up(first_request_id=first_request, now=now)
         history_settle(first_mail_id=first_mail, first_item_id=first_item, now=now)
+        journeys.store()
     history_tasks_drop(first_mail_id=first_mail)
+    signals_tasks_drop(first_request_id=first_request)
     return DemoSummary(
         users=User.objects.count(),
         companies=Account.objects.count(),

@@ -7,8 +7,9 @@ import dataclasses
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 
-from leadline.core.models import Account, Person, User
+from leadline.core.models import Account, Person, TimelineEvent, User
 from leadline.core.services import audit_record, timeline_record
 from leadline.journeys.models import (
     ConversationKind,
@@ -21,6 +22,7 @@ from leadline.journeys.models import (
 )
 
 SPOKEN = (ConversationKind.CALL, ConversationKind.MEETING, ConversationKind.EMAIL)
+SPOKEN_TOUCHES = Q(data__kind="meeting") | Q(data__kind="call", data__outcome="connected")
 
 
 def _choice(value: str, choices: type[Any], field: str) -> str:
@@ -151,6 +153,20 @@ class Committee:
     warnings: list[str]
 
 
+def people_spoken_to(ids: list[int]) -> set[int]:
+    """Which of these people we have spoken with: a call, meeting or email logged as a
+    conversation, or a seller's call that reached them or a meeting with them."""
+    logged = Person.objects.filter(pk__in=ids, conversations__kind__in=SPOKEN)
+    # A seller's touches are on the timeline (routing.services.touch_record): a call that
+    # reached them, or a meeting, is a conversation even when nobody logged one.
+    touched = TimelineEvent.objects.filter(person_id__in=ids, kind="touch.recorded").filter(
+        SPOKEN_TOUCHES
+    )
+    return set(logged.values_list("pk", flat=True)) | set(
+        touched.values_list("person_id", flat=True)
+    )
+
+
 def committee_of(*, account: Account, decision: str = "") -> Committee:
     """The committee with who has been spoken to (a call, meeting or email with them) and its
     coverage gaps, worded for the account page."""
@@ -159,11 +175,7 @@ def committee_of(*, account: Account, decision: str = "") -> Committee:
         .select_related("person")
         .order_by("id")
     )
-    spoken = set(
-        Person.objects.filter(
-            pk__in=[s.person_id for s in stakeholders], conversations__kind__in=SPOKEN
-        ).values_list("pk", flat=True)
-    )
+    spoken = people_spoken_to([s.person_id for s in stakeholders])
     members = [Member(s, s.person_id in spoken) for s in stakeholders]
     links = list(
         StakeholderLink.objects.filter(source__in=stakeholders).select_related(

@@ -27,9 +27,18 @@ class Journey(models.Model):
     name = models.CharField(max_length=120, unique=True)
     slug = models.SlugField(max_length=80, unique=True)
     description = models.TextField(blank=True)
+    audience = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The product or segment it is for (“Payroll — firms of 50 to 500”)",
+    )
     is_default = models.BooleanField(
         default=False, help_text="The journey new people and accounts start on"
     )
+    # Rules in the exit-signal format (journeys.signals): any one that holds puts a person who
+    # is not on this journey at its first step. None: only the default journey starts people
+    # by itself; another is entered by hand.
+    start_signals: models.JSONField[Any] = models.JSONField(default=list, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=clock.now)
     updated_at = models.DateTimeField(default=clock.now)
@@ -110,6 +119,38 @@ class JourneyPosition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person or self.account} at {self.step}"
+
+
+class JourneyRemoval(models.Model):
+    """Someone took a person (or an account's buying group) off a journey, by hand. Never
+    changed. Events before it no longer start them on that journey again, nor move them on it.
+    """
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="removals")
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.CASCADE, related_name="journey_removals"
+    )
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="journey_removals"
+    )
+    step_name = models.CharField(max_length=120, help_text="The step they were at")
+    at = models.DateTimeField(default=clock.now)
+    removed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["person", "journey"], name="removal_person")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(person__isnull=False, account__isnull=True)
+                | Q(person__isnull=True, account__isnull=False),
+                name="removal_person_or_account",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person or self.account} off {self.journey}"
 
 
 class TransitionCause(models.TextChoices):

@@ -1,5 +1,6 @@
 """The buyer's journeys: the list, one journey's steps and signals, YAML export, edit and import,
-and moving a person or an account's buying group to a step by hand. Thin: reads through
+the editor (a journey's steps and exit signals as a form, web.journey_editor), and moving a
+person or an account's buying group to a step by hand. Thin: reads through
 journeys.selectors, writes through journeys.services."""
 
 from __future__ import annotations
@@ -23,8 +24,18 @@ from leadline.core.permissions import (
 )
 from leadline.journeys.models import Journey, JourneyStep
 from leadline.journeys.selectors import journey_places, journey_yaml, journeys_now
-from leadline.journeys.services import JourneyImportError, journey_import, journey_move
+from leadline.journeys.services import (
+    MAX_STEPS,
+    JourneyChangedMeanwhile,
+    JourneyImportError,
+    journey_import,
+    journey_move,
+    journey_remove,
+    journey_save,
+    step_drop_refusal,
+)
 from leadline.web.access import is_htmx, page
+from leadline.web.journey_editor import KNOWN_EVENTS, Draft
 
 YAML_MAX_BYTES = 100 * 1024
 NOTE_MAX_CHARS = 2000
@@ -168,11 +179,24 @@ def _move(
         if raw_step.isascii() and raw_step.isdigit() and len(raw_step) < 16
         else None
     )
-    error = ""
-    if step is None:
-        error = "Choose one of the journey's steps."
-    elif len(note) > NOTE_MAX_CHARS:
+    taking_off = request.POST.get("action") == "take_off"
+    error = done = ""
+    if len(note) > NOTE_MAX_CHARS:
         error = f"The note can be at most {NOTE_MAX_CHARS} characters."
+    elif taking_off:
+        try:
+            journey_remove(
+                journey=journey,
+                removed_by=request.user,  # type: ignore[arg-type]
+                person=person,
+                account=account,
+                note=note,
+            )
+            done = f"Taken off {journey.name}."
+        except ValueError as exc:
+            error = f"Not taken off: {exc}."
+    elif step is None:
+        error = "Choose one of the journey's steps."
     else:
         try:
             journey_move(
@@ -183,11 +207,12 @@ def _move(
                 account=account,
                 note=note,
             )
+            done = _moved_words(step)
         except ValueError as exc:
             error = f"Not moved: {exc}."
     detail = reverse("web:person" if person is not None else "web:account", args=[subject.pk])
-    if step is not None and not error and not is_htmx(request):
-        messages.success(request, _moved_words(step))
+    if done and not is_htmx(request):
+        messages.success(request, done)
         return redirect(f"{detail}#journeys")
     context: dict[str, Any] = {
         "nav": "people" if person is not None else "accounts",
@@ -200,7 +225,7 @@ def _move(
         "move_journey": journey.slug,
         "move_note": note if error else "",
         "move_step": step.pk if (error and step is not None) else None,
-        "announcement": error or (_moved_words(step) if step is not None else ""),
+        "announcement": error or done,
         "fragment": is_htmx(request),
     }
     status = 400 if error else 200
@@ -228,3 +253,113 @@ def person_journey_move(request: HttpRequest, pk: int, slug: str) -> HttpRespons
 def account_journey_move(request: HttpRequest, pk: int, slug: str) -> HttpResponse:
     account = get_object_or_404(Account, pk=pk, merged_into__isnull=True)
     return _move(request, slug=slug, person=None, account=account)
+
+
+# The editor: a journey's steps and exit signals as a form ---------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@page(access_journey_edit)
+def journey_new(request: HttpRequest) -> HttpResponse:
+    return _editor(request, None)
+
+
+@require_http_methods(["GET", "POST"])
+@page(access_journey_edit)
+def journey_editor(request: HttpRequest, slug: str) -> HttpResponse:
+    return _editor(request, get_object_or_404(Journey, slug=slug))
+
+
+def _editor(request: HttpRequest, journey: Journey | None) -> HttpResponse:
+    """GET: the form. POST with action=save (or none: Enter in a field): check and save through
+    journey_save, the YAML import's own checks. Any other action (add, remove, move a step or a
+    signal) changes the form and shows it again, nothing saved: htmx swaps the form in place, a
+    plain POST gets the page."""
+    if request.method == "GET":
+        draft = Draft.from_journey(journey) if journey is not None else Draft.blank()
+        return _editor_page(request, journey, draft)
+
+    draft = Draft.from_post(request.POST, editing=journey is not None)
+    action = request.POST.get("action") or "save"
+    if action.startswith("preview-"):
+        signal = draft.signal_at(action)
+        if signal is None:
+            return HttpResponse("No such exit signal.", status=400, content_type="text/plain")
+        words, problem = signal.preview()
+        return render(
+            request, "web/_journey_signal_preview.html", {"words": words, "problem": problem}
+        )
+    status = 200
+    if action == "save":
+        try:
+            saved = journey_save(
+                data=draft.as_data(),
+                actor=request.user,  # type: ignore[arg-type]
+                journey=journey,
+                step_ids=draft.step_ids(),
+                unchanged_since=draft.version_time() if journey is not None else None,
+            )
+        except JourneyChangedMeanwhile as exc:
+            # Saving again means "mine over theirs": the form now carries their version.
+            assert journey is not None
+            journey.refresh_from_db(fields=["updated_at"])
+            draft.version = journey.updated_at.isoformat()
+            draft.add_problems(exc.problems)
+            status = 409
+        except JourneyImportError as exc:
+            draft.add_problems(exc.problems)
+            status = 400
+        else:
+            verb = "created" if journey is None else "saved"
+            messages.success(request, f"Journey “{saved.name}” {verb}.")
+            url = reverse("web:journey", args=[saved.slug])
+            if is_htmx(request):
+                response = HttpResponse(status=204)
+                response["HX-Redirect"] = url
+                return response
+            return redirect(url)
+        draft.announcement = (
+            f"Nothing was saved: {len(draft.problems())} problem"
+            f"{'' if len(draft.problems()) == 1 else 's'} to fix."
+        )
+    elif not draft.act(action, refusal=lambda step_id: _refusal(journey, step_id)):
+        status = 400
+        draft.announcement = "That button is not on this form any more; nothing changed."
+    return _editor_page(request, journey, draft, status=status)
+
+
+def _refusal(journey: Journey | None, step_id: int) -> str:
+    """Why the editor's "Remove step" is refused for a stored step: the import's own rule."""
+    step = journey.steps.filter(pk=step_id).first() if journey is not None else None
+    return step_drop_refusal(step) if step is not None else ""
+
+
+def _editor_page(
+    request: HttpRequest, journey: Journey | None, draft: Draft, *, status: int = 200
+) -> HttpResponse:
+    if journey is not None:
+        found = journeys_now(slug=journey.slug)
+        draft.add_counts({s.step.pk: (s.people, s.accounts) for now in found for s in now.steps})
+    events = set(KNOWN_EVENTS)
+    events.update(s.event for step in draft.steps for s in step.signals if s.event)
+    events.update(s.event for s in draft.start_signals if s.event)
+    fragment = is_htmx(request) and request.method == "POST"
+    draft.place_focus()
+    context = {
+        "nav": "journeys",
+        "journey": journey,
+        "draft": draft,
+        "problems": draft.problems(),
+        "form_url": (
+            reverse("web:journey_editor", args=[journey.slug])
+            if journey is not None
+            else reverse("web:journey_new")
+        ),
+        "events": sorted(events),
+        "max_steps": MAX_STEPS,
+        "fragment": fragment,
+    }
+    template = "web/_journey_editor.html" if fragment else "web/journey_editor.html"
+    response = render(request, template, context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from leadline.web import committee, inbox, journeys, sla, views
+from leadline.web import committee, conversations, inbox, journeys, sla, views
 
 app_name = "web"
 
@@ -34,9 +34,11 @@ urlpatterns = [
     path("forms/<int:pk>/edit/", views.form_edit, name="form_edit"),
     path("journeys/", journeys.journeys_list, name="journeys"),
     path("journeys/import/", journeys.journey_import_page, name="journey_import"),
+    path("journeys/new/", journeys.journey_new, name="journey_new"),
     path("journeys/<slug:slug>/", journeys.journey_detail, name="journey"),
     path("journeys/<slug:slug>/export.yaml", journeys.journey_export, name="journey_export"),
     path("journeys/<slug:slug>/edit/", journeys.journey_edit, name="journey_edit"),
+    path("journeys/<slug:slug>/editor/", journeys.journey_editor, name="journey_editor"),
     path(
         "people/<int:pk>/journeys/<slug:slug>/move/",
         journeys.person_journey_move,
@@ -54,6 +56,25 @@ urlpatterns = [
         journeys.account_journey_move,
         name="account_journey_move",
     ),
+    path(
+        "people/<int:pk>/conversations/new/",
+        conversations.person_conversation_new,
+        name="person_conversation_new",
+    ),
+    path(
+        "accounts/<int:pk>/conversations/new/",
+        conversations.account_conversation_new,
+        name="account_conversation_new",
+    ),
+    path(
+        "pain-point-suggestions/<int:pk>/decide/",
+        conversations.suggestion_decide,
+        name="pain_point_decide",
+    ),
+    path("pain-points/", conversations.pain_points, name="pain_points"),
+    path("pain-points/new/", conversations.pain_point_new, name="pain_point_new"),
+    path("pain-points/<int:pk>/", conversations.pain_point_edit, name="pain_point_edit"),
+    path("pain-points/<int:pk>/active/", conversations.pain_point_active, name="pain_point_active"),
     path("sla/", sla.sla_board, name="sla"),
     path("inbox/", inbox.inbox, name="inbox"),
     path("inbox/live/", inbox.inbox_live, name="inbox_live"),

@@ -29,10 +29,12 @@ from leadline.core.permissions import (
     access_people,
 )
 from leadline.core.services import account_merge, person_merge
+from leadline.insight.labels import person_labels
 from leadline.journeys.selectors import journey_places
 from leadline.web import queries
 from leadline.web.access import is_htmx, page, zone_or_none
 from leadline.web.committee import committee_context
+from leadline.web.conversations import conversations_context
 from leadline.web.forms import (
     DEFAULT_FIELDS,
     FIELD_ROWS_PREFIX,
@@ -132,6 +134,7 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ),
     ).get(pk=person.pk)
     zone = zone_or_none(person.time_zone)
+    places = journey_places(person=person)
     context = {
         "person": person,
         "nav": "people",
@@ -142,9 +145,11 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "timeline": selectors.person_timeline(person=person),
         "may_merge": access_merge(request.user),
         "merge_form": MergeSearchForm(),
-        "journeys": journey_places(person=person),
+        "journeys": places,
         "may_move_journeys": access_journey_move(request.user),
     }
+    context["labels"] = person_labels(person=person, now=clock.now(), places=places)
+    context.update(conversations_context(request, person=person))
     return render(request, "web/person_detail.html", context)
 
 
@@ -194,6 +199,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "journeys": journey_places(account=account),
         "may_move_journeys": access_journey_move(request.user),
         **committee_context(request, account),
+        **conversations_context(request, account=account),
     }
     return render(request, "web/account_detail.html", context)
 

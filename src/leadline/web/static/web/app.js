@@ -216,3 +216,26 @@
     }
   });
 })();
+
+// Journey editor (web/_journey_editor.html): Alt+↑ / Alt+↓ in a step presses its "Move up" /
+// "Move down" button. The buttons do the work (htmx, or a plain POST without this file).
+(function () {
+  "use strict";
+
+  document.addEventListener("keydown", function (event) {
+    if (!event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    if (event.key !== "ArrowUp" && event.key !== "ArrowDown") return;
+    var step = event.target.closest && event.target.closest("#journey-editor [data-step]");
+    if (!step) return;
+    var button = step.querySelector(event.key === "ArrowUp" ? "[data-move=up]" : "[data-move=down]");
+    event.preventDefault();
+    if (button && !button.disabled) button.click();
+  });
+
+  function showKeyHints(root) {
+    root.querySelectorAll("[data-editor-keys]").forEach(function (hint) { hint.hidden = false; });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { showKeyHints(document); });
+  document.addEventListener("htmx:afterSwap", function () { showKeyHints(document); });
+})();
