@@ -38,7 +38,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from capture import Phase, _django_for, _emit, _percentile, _run_phase
+from capture import Phase, _django_for, _emit, _percentile, _run_phase, per_connection_argument
 
 BARE_PATH = "/bench/bare-204/"
 BARE_INSERT_PATH = "/bench/bare/"  # bench/capture.py's floor: reads the body, inserts one row
@@ -96,6 +96,7 @@ def measure(url: str, site: str, args: argparse.Namespace) -> int:
             "content_type": "text/plain;charset=UTF-8",
             "processes": processes,
             "threads": threads,
+            "per_connection": args.requests_per_connection,
         }
         for phase in phases:
             _run_phase(pool, target, phase, count=args.warmup, record=False, **options)
@@ -165,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="connections in flight")
     parser.add_argument("--processes", type=int, default=2, help="client processes")
     parser.add_argument("--web-workers", type=int, default=2, help="own server: gunicorn workers")
+    per_connection_argument(parser)
     parser.add_argument(
         "--insert-floor",
         action="store_true",

@@ -68,7 +68,10 @@ def serve(argv: Sequence[str]) -> int:
 
 def _sweeps() -> None:
     """The safety nets: nothing stored is left unprocessed, no request is left without an owner."""
+    from django.db import connection
+
     from leadline.capture.services import submissions_requeue_stale
+    from leadline.core.sqlite_backend.base import wal_checkpoint
     from leadline.journeys.tracking import event_batches_requeue_stale
     from leadline.notify.services import notifications_requeue_overdue
     from leadline.routing.services import owners_unavailable_reassign, unrouted_requests_assign
@@ -78,6 +81,7 @@ def _sweeps() -> None:
     unrouted_requests_assign()
     owners_unavailable_reassign()
     notifications_requeue_overdue()
+    wal_checkpoint(connection)
 
 
 def _sweep_forever(interval: float) -> None:
@@ -147,6 +151,9 @@ def worker(argv: Sequence[str]) -> int:
     from django.urls import reverse
 
     reverse("web:home")
+    from leadline.journeys.pain_matching import pain_matching_warm
+
+    pain_matching_warm()
     # As in leadline.wsgi: what is loaded now lives as long as the process, and the collector's
     # full passes need not scan it again (50-90 ms pauses, some while holding SQLite's lock).
     gc.freeze()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.db import OperationalError, connection
 
-from leadline.core.sqlite_backend.base import DatabaseWrapper
+from leadline.core.sqlite_backend.base import DatabaseWrapper, wal_checkpoint
 
 
 @pytest.fixture(autouse=True)
@@ -24,12 +24,12 @@ def _own_database(django_db_blocker: Any, monkeypatch: pytest.MonkeyPatch) -> An
         yield
 
 
-def _wrapper(path: Path, timeout: float) -> DatabaseWrapper:
+def _wrapper(path: Path, timeout: float, **options: Any) -> DatabaseWrapper:
     # A file of its own, whichever database the suite runs on.
     settings: dict[str, Any] = {
         **connection.settings_dict,
         "NAME": str(path),
-        "OPTIONS": {"timeout": timeout, "transaction_mode": "IMMEDIATE"},
+        "OPTIONS": {"timeout": timeout, "transaction_mode": "IMMEDIATE", **options},
     }
     wrapper = DatabaseWrapper(settings, alias="lock-test")
     wrapper.ensure_connection()
@@ -77,3 +77,63 @@ def test_a_write_gives_up_after_the_timeout(tmp_path: Path) -> None:
     with pytest.raises(OperationalError, match="database is locked"):
         _insert_while_locked(tmp_path, timeout=0.1, held_for=1.0)
     assert time.monotonic() - started < 1.0 + 0.5  # it did not wait for the holder
+
+
+def _init_command(monkeypatch: pytest.MonkeyPatch, autocheckpoint: str | None) -> str:
+    """The SQLite connection set-up leadline.settings makes with this environment."""
+    import leadline.settings
+
+    monkeypatch.delenv("LEADLINE_DATABASE_URL", raising=False)
+    if autocheckpoint is None:
+        monkeypatch.delenv("LEADLINE_SQLITE_AUTOCHECKPOINT", raising=False)
+    else:
+        monkeypatch.setenv("LEADLINE_SQLITE_AUTOCHECKPOINT", autocheckpoint)
+    command: str = leadline.settings._database()["OPTIONS"]["init_command"]
+    return command
+
+
+def _commit_pages(cursor: Any, pages: int) -> None:
+    """One commit of a page or more each (a row of 4000 bytes fills most of a page)."""
+    for n in range(pages):
+        cursor.execute("INSERT INTO t (x) VALUES (%s)", ["x" * 4000 + str(n)])
+
+
+def test_the_web_process_leaves_checkpoints_to_the_worker_s_sweep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As wsgi.py sets up a web process: no checkpoint after a few pages of WAL.
+    command = _init_command(monkeypatch, "16384")
+    web = _wrapper(tmp_path / "wal.sqlite3", 5, init_command=command)
+    try:
+        with web.cursor() as cursor:
+            cursor.execute("CREATE TABLE t (x TEXT)")
+            _commit_pages(cursor, 1200)
+        busy, in_wal, copied = wal_checkpoint(web) or (1, 0, 0)
+        # Past SQLite's 1000 pages, nothing was copied yet: the sweep's passive checkpoint
+        # copies every page the web's commits left in the WAL.
+        assert busy == 0
+        assert in_wal >= 1200
+        assert copied == in_wal
+        assert wal_checkpoint(web) == (0, in_wal, in_wal)  # nothing more to copy
+    finally:
+        web.close()
+
+
+def test_other_processes_keep_sqlite_s_own_checkpoints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    command = _init_command(monkeypatch, None)
+    worker = _wrapper(tmp_path / "wal.sqlite3", 5, init_command=command)
+    try:
+        with worker.cursor() as cursor:
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            assert cursor.fetchone() == (1000,)  # SQLite's default
+            cursor.execute("CREATE TABLE t (x TEXT)")
+            _commit_pages(cursor, 1200)
+        # The commit of the 1000th page copied the WAL into the database and the WAL began
+        # again from its start.
+        _busy, in_wal, copied = wal_checkpoint(worker) or (1, 0, 0)
+        assert 0 < in_wal < 1000
+        assert copied == in_wal
+    finally:
+        worker.close()

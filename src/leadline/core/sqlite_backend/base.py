@@ -55,6 +55,20 @@ class _Cursor(base.SQLiteCursorWrapper):
         )
 
 
+def wal_checkpoint(connection: Any) -> tuple[int, int, int] | None:
+    """Copy what the WAL holds into the database file, without waiting for anybody (PASSIVE):
+    the worker's sweep does it, as the web process leaves checkpoints to it (decision 8).
+
+    Returns SQLite's (busy, pages in the WAL, pages copied), or None on another database.
+    """
+    if connection.vendor != "sqlite":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        busy, in_wal, copied = cursor.fetchone()
+    return int(busy), int(in_wal), int(copied)
+
+
 def _when_unlocked(run: Callable[[], T], cursor: _Cursor) -> T:
     deadline = time.monotonic() + cursor.lock_wait
     tries = 0
