@@ -255,6 +255,45 @@ def test_an_event_with_a_nul_character_is_left_out(client: Client) -> None:
     assert len(EventBatch.objects.get().events) == 1
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"name": "page_view", "properties": {"ratio": NaN}}',
+        '{"name": "page_view", "properties": {"ratio": -Infinity}}',
+        '{"name": "page_view", "title": "Caf\\ud83d"}',  # an emoji cut in half
+    ],
+)
+def test_an_event_no_database_could_store_is_left_out_and_the_others_kept(
+    client: Client, raw: str, run_worker: Any
+) -> None:
+    """Python's JSON reads NaN, Infinity and lone surrogates; neither SQLite's nor PostgreSQL's
+    JSON stores them. The event is reported, the others kept (they once failed the insert)."""
+    site = factories.tracking_site()
+    good = json.dumps(factories.page_view_data())
+    body = f'{{"site": "{site.key}", "visitor_id": "{VISITOR}", "events": [{good}, {raw}]}}'
+    response = post(client, body)
+    assert response.status_code == 202
+    assert response.json()["rejected"] == [
+        {
+            "index": 1,
+            "error": "event: NaN, Infinity or a lone surrogate (\\ud800-\\udfff) cannot be stored",
+        }
+    ]
+    run_worker()
+    assert list(Event.objects.values_list("name", flat=True)) == ["page_view"]
+
+
+def test_numbers_too_big_for_64_bits_are_kept_as_javascript_has_them(client: Client) -> None:
+    site = factories.tracking_site()
+    big = '{"name": "scrolled", "properties": {"n": 123456789012345678901234567890}}'
+    body = f'{{"site": "{site.key}", "visitor_id": "{VISITOR}", "events": [{big}]}}'
+    assert post(client, body).status_code == 202
+    kept = EventBatch.objects.get().events[0]["properties"]["n"]
+    # A double, as JavaScript has it (PostgreSQL's JSON gives it back written out in full).
+    assert float(kept) == 1.2345678901234568e29
+    assert kept != 123456789012345678901234567890
+
+
 def test_a_batch_of_only_bad_events_gets_400_with_the_report(client: Client) -> None:
     site = factories.tracking_site()
     response = post(client, batch(site, {"name": ""}, {"name": "ok", "properties": 3}))

@@ -18,6 +18,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
@@ -83,15 +84,26 @@ class BadBatch(ValueError):
     """The batch as a whole cannot be taken; the message names the field."""
 
 
-def batch_read(body: bytes) -> dict[str, Any]:
-    """The posted JSON object, or BadBatch."""
+def batch_read(body: bytes) -> tuple[dict[str, Any], bool]:
+    """(the posted JSON object, whether all of it can be stored as it is), or BadBatch.
+
+    orjson reads it, in a third of json's time. What orjson refuses and Python's json reads —
+    NaN, Infinity, a lone surrogate (from a page title cut in half) — no database stores; the
+    batch is read again with json, and events_clean leaves out the events holding such values.
+    Integers past 64 bits come back as floats, as a browser's JavaScript has them anyway.
+    """
+    storable = True
     try:
-        data = json.loads(body or b"")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadBatch(f"body: not JSON ({exc})") from exc
+        data = orjson.loads(body or b"")
+    except orjson.JSONDecodeError:
+        try:
+            data = json.loads(body or b"")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadBatch(f"body: not JSON ({exc})") from exc
+        storable = False
     if not isinstance(data, dict):
         raise BadBatch("body: must be a JSON object")
-    return data
+    return data, storable
 
 
 def batch_check(data: dict[str, Any]) -> tuple[str, list[Any]]:
@@ -184,30 +196,53 @@ def event_clean(raw: Any, *, now: dt.datetime, size_known_fine: bool = False) ->
 
 
 def _json_size(value: Any) -> int:
-    """Bytes of `value` as compact JSON (ASCII, so characters are bytes)."""
-    return len(json.dumps(value, separators=(",", ":")))
+    """Bytes of `value` as compact JSON, in UTF-8: as it is stored."""
+    return len(_json_text(value))
+
+
+def _json_text(value: Any) -> str:
+    """`value` as compact JSON. orjson writes it; an integer past 64 bits (only from a batch
+    json had to read) is left to json."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _storable(raw: Any) -> bool:
+    """Whether a value read by json holds nothing a database refuses: NaN, Infinity or a lone
+    surrogate (not valid UTF-8)."""
+    try:
+        json.dumps(raw, allow_nan=False, ensure_ascii=False).encode()
+    except (ValueError, UnicodeEncodeError):
+        return False
+    return True
 
 
 NUL_ERROR = "event: the NUL character (\\u0000) is not allowed"
+UNSTORABLE_ERROR = "event: NaN, Infinity or a lone surrogate (\\ud800-\\udfff) cannot be stored"
 
 
 def events_clean(
-    raw_events: list[Any], *, now: dt.datetime, nul_possible: bool = True
+    raw_events: list[Any], *, now: dt.datetime, nul_possible: bool = True, storable: bool = False
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(the good events, in order; [{"index", "error"}] for each bad one).
 
     An event holding a NUL character anywhere is bad: PostgreSQL's JSON cannot store one.
     `nul_possible` False: the caller knows there is none (its body has no "\\u0000").
+    So is one holding NaN, Infinity or a lone surrogate; `storable` True: the caller knows
+    there is none (orjson read the batch).
     """
     # One measure of all the properties together: when they fit the limit, each one does, and
     # the events need not be measured one by one.
-    fine = (
-        _json_size([raw.get("properties") for raw in raw_events if isinstance(raw, dict)])
-        <= MAX_PROPERTIES_BYTES
-    )
+    properties = [raw.get("properties") for raw in raw_events if isinstance(raw, dict)]
+    fine = storable and _json_size(properties) <= MAX_PROPERTIES_BYTES
     clean: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
     for index, raw in enumerate(raw_events):
+        if not storable and not _storable(raw):
+            rejected.append({"index": index, "error": UNSTORABLE_ERROR})
+            continue
         if nul_possible and "\\u0000" in json.dumps(raw):
             rejected.append({"index": index, "error": NUL_ERROR})
             continue
@@ -261,7 +296,7 @@ def collect(request: HttpRequest) -> HttpResponse:
     if request.content_type not in ACCEPTED_TYPES:
         return _error(400, "body: send JSON as application/json or text/plain", origin)
     try:
-        data = batch_read(request.body)
+        data, storable = batch_read(request.body)
     except BadBatch as exc:
         return _error(400, str(exc), origin)
 
@@ -280,7 +315,9 @@ def collect(request: HttpRequest) -> HttpResponse:
         return _error(400, str(exc), origin)
     now = clock.now()
     # JSON can only carry a NUL as the escape; without one in the body, no event has one.
-    clean, rejected = events_clean(raw_events, now=now, nul_possible=b"\\u0000" in request.body)
+    clean, rejected = events_clean(
+        raw_events, now=now, nul_possible=b"\\u0000" in request.body, storable=storable
+    )
     if not clean:
         return _error(400, "events: none could be taken", origin, accepted=0, rejected=rejected)
 
@@ -321,7 +358,7 @@ def _json_value(value: Any, *, sqlite: bool) -> Any:
     """A JSON column's value as the JSONField stores it; on SQLite (text) without the spaces
     after separators, which the ORM reads back the same and which make the row smaller."""
     if sqlite:
-        return json.dumps(value, separators=(",", ":"))
+        return _json_text(value)
     return _db_value("events", value)
 
 
