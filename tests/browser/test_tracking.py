@@ -164,3 +164,41 @@ def test_consent_required_waits_for_consent_and_withdrawing_removes_the_cookie(
     page.goto("about:blank")
     page.wait_for_timeout(500)
     assert batches_stored(live_leadline) == sent
+
+
+# A demo person and a token for the links of a mail to them; later, who the visitor is now.
+_TOKEN = """
+from leadline.core.models import Person
+from leadline.journeys.tracking import identify_token
+person = Person.objects.filter(merged_into__isnull=True).order_by("pk").first()
+print(person.pk, identify_token(person_id=person.pk))
+"""
+_JOINED = """
+import json, time
+from leadline.journeys.models import Event, Visitor
+deadline = time.monotonic() + 30
+while not Event.objects.filter(visitor__visitor_id={visitor!r}, name="email_clicked").exists():
+    if time.monotonic() > deadline:
+        break
+    time.sleep(0.2)
+visitor = Visitor.objects.filter(visitor_id={visitor!r}).first()
+clicks = Event.objects.filter(visitor__visitor_id={visitor!r}, name="email_clicked")
+print(json.dumps({{"person": visitor and visitor.person_id,
+                  "clicked": list(clicks.values_list("person_id", "path"))}}))
+"""
+
+
+def test_a_page_opened_from_a_mail_link_joins_the_visitor_to_the_person(
+    page: Page, live_leadline: Any, site: str
+) -> None:
+    person, token = live_leadline.run("shell", "-c", _TOKEN).stdout.split()[-2:]
+
+    loaded(page, f"{site}/pricing.html?utm_source=mail&ll_t={token}")
+    visitor = page.evaluate("leadline.visitorId()")
+    # The token is taken out of the address, so the link is not passed on with it.
+    assert page.url == f"{site}/pricing.html?utm_source=mail"
+    page.goto("about:blank")
+
+    out = live_leadline.run("shell", "-c", _JOINED.format(visitor=visitor)).stdout
+    joined = json.loads(out.strip().splitlines()[-1])
+    assert joined == {"person": int(person), "clicked": [[int(person), "/pricing.html"]]}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
@@ -369,3 +370,101 @@ def test_a_form_from_a_tracked_visitor_joins_their_visits_and_moves_their_journe
     assert TimelineEvent.objects.filter(
         person=person, summary__endswith="signal: Visited pricing twice"
     ).exists()
+
+
+# A click on a link in a mail ----------------------------------------------------------------------
+
+
+def test_links_to_tracked_sites_carry_the_persons_token_and_others_do_not() -> None:
+    factories.tracking_site(allowed_origins="https://www.acme.example\nhttps://shop.acme.example")
+    person = factories.person()
+    text = (
+        "Prices: https://www.acme.example/pricing?plan=pro&ll_t=old.\n"
+        "Docs (https://docs.other.example/guide) and https://shop.acme.example"
+    )
+
+    tagged = tracking.links_tag(text, person_id=person.pk)
+
+    pricing, docs, shop = (
+        word.strip("().") for word in tagged.split() if word.strip("(").startswith("https://")
+    )
+    assert pricing.startswith("https://www.acme.example/pricing?plan=pro&ll_t=")
+    assert docs == "https://docs.other.example/guide"  # not ours to track
+    assert shop.startswith("https://shop.acme.example?ll_t=")
+    token = parse_qs(urlsplit(pricing).query)["ll_t"]
+    assert token != ["old"]
+    assert tracking.identify_token_read(token[0]) == person.pk
+    assert tagged.endswith(shop)  # the text around the links is as it was
+    assert tagged.startswith("Prices: https://")
+    assert ".\nDocs (https://docs" in tagged
+
+
+def test_a_forged_or_altered_token_names_nobody() -> None:
+    token = tracking.identify_token(person_id=42)
+    assert tracking.identify_token_read(token) == 42
+    assert tracking.identify_token_read(token[:-2] + "xx") is None
+    assert tracking.identify_token_read("42") is None
+    assert tracking.identify_token_read(token.replace("NDI", "NDM", 1)) is None
+
+
+def send_clicked(client: Client, site: Any, token: str, *events: dict[str, Any]) -> int:
+    body = {"site": site.key, "visitor_id": VISITOR, "identify": token, "events": list(events)}
+    response = client.post("/t/collect", data=json.dumps(body), content_type="text/plain")
+    assert response.status_code == 202, response.content
+    return EventBatch.objects.latest("pk").pk
+
+
+def test_a_page_opened_from_a_mail_joins_the_visitor_and_its_earlier_visits_to_the_person(
+    client: Client, site: Any, run_worker: Any
+) -> None:
+    earlier = NOW - dt.timedelta(days=2)
+    send(client, site, view("/pricing", "Pricing", earlier))
+    run_worker()
+    person = factories.person()
+    token = tracking.identify_token(person_id=person.pk)
+
+    batch_id = send_clicked(client, site, token, view("/case-studies", "Case studies", NOW))
+    run_worker()
+
+    assert Visitor.objects.get(visitor_id=VISITOR).person == person
+    assert [summary for _, summary, _ in timeline(person)] == [
+        "Viewed Pricing (/pricing)",
+        "Viewed Case studies (/case-studies)",
+    ]
+    clicks = TimelineEvent.objects.filter(person=person, kind="mail.clicked")
+    assert list(clicks.values_list("summary", flat=True)) == [
+        "Clicked a link in an email, to /case-studies"
+    ]
+    clicked = Event.objects.get(person=person, name="email_clicked")
+    assert (clicked.path, clicked.occurred_at, clicked.source) == ("/case-studies", NOW, "mail")
+    assert EventBatch.objects.get(pk=batch_id).meta["identify"] == token
+    # Processed again: nothing more.
+    tracking.event_batches_process(batch_ids=[batch_id])
+    EventBatch.objects.filter(pk=batch_id).update(status="received")
+    tracking.event_batches_process(batch_ids=[batch_id])
+    assert Event.objects.filter(name="email_clicked").count() == 1
+
+
+def test_a_bad_token_joins_nobody_and_loses_no_event(
+    client: Client, site: Any, run_worker: Any
+) -> None:
+    send_clicked(client, site, "MQ:forged:token", view("/pricing", "Pricing", NOW))
+    run_worker()
+    assert Visitor.objects.get(visitor_id=VISITOR).person is None
+    assert list(Event.objects.values_list("name", flat=True)) == ["page_view"]
+
+
+@pytest.mark.parametrize("identify", [42, "", "has spaces", "x" * 201])
+def test_a_malformed_token_gets_400_naming_the_field(
+    client: Client, site: Any, identify: Any
+) -> None:
+    body = {
+        "site": site.key,
+        "visitor_id": VISITOR,
+        "identify": identify,
+        "events": [{"name": "x"}],
+    }
+    response = client.post("/t/collect", data=json.dumps(body), content_type="text/plain")
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("identify:")
+    assert not EventBatch.objects.exists()

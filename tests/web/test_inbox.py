@@ -17,6 +17,7 @@ from django.urls import reverse
 from leadline.capture.models import Request, RequestKind
 from leadline.core import clock
 from leadline.core.models import Person, Role, User
+from leadline.journeys.tracking import identify_token_read
 from leadline.notify.models import InboxItem, OutgoingMail
 from leadline.notify.services import inbox_notify
 from leadline.routing.models import RoutingRule, Touch
@@ -558,3 +559,25 @@ def test_anonymous_visitors_are_sent_to_login(client: Client) -> None:
         assert response.status_code == 302
         assert response["Location"].startswith("/login/?next=/inbox/")
     assert client.post(reverse("web:inbox_notes_read_all")).status_code == 302
+
+
+def test_links_to_our_tracked_site_in_a_mail_say_who_clicked_them(
+    rita_client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    factories.tracking_site(allowed_origins="https://www.ledgerly.example")
+    request = routed(received=MONDAY_10)
+    text = "Hi,\n\nOur prices: https://www.ledgerly.example/pricing.\nElsewhere: https://x.example/"
+
+    with django_capture_on_commit_callbacks(execute=False):
+        sent = rita_client.post(
+            reverse("web:inbox_email", args=[request.pk]), {"subject": "Prices", "text": text}
+        )
+
+    assert sent.status_code in (200, 302)
+    mail = OutgoingMail.objects.get(reason="request.email")
+    link = mail.text.split("Our prices: ")[1].split("\n")[0]
+    assert link.startswith("https://www.ledgerly.example/pricing?ll_t=")
+    assert link.endswith(".")  # the sentence's full stop stays after the link
+    token = link.removesuffix(".").split("ll_t=")[1]
+    assert identify_token_read(token) == request.person_id
+    assert mail.text.endswith("Elsewhere: https://x.example/")

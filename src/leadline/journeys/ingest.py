@@ -30,7 +30,11 @@ from leadline.core import clock
 from leadline.core.ratelimit import client_ip, rate_limited
 from leadline.journeys.models import BatchStatus, EventBatch, TrackingSite
 from leadline.journeys.signals import EVENT_NAME
-from leadline.journeys.tracking import VISITOR_ID, event_batches_process_queue
+from leadline.journeys.tracking import (
+    IDENTIFY_TOKEN,
+    VISITOR_ID,
+    event_batches_process_queue,
+)
 
 logger = logging.getLogger(__name__)
 SITE_CACHE_SECONDS = 10
@@ -111,6 +115,11 @@ def batch_check(data: dict[str, Any]) -> tuple[str, list[Any]]:
     visitor_id = data.get("visitor_id")
     if not isinstance(visitor_id, str) or not VISITOR_ID.fullmatch(visitor_id):
         raise BadBatch(VISITOR_ID_RULE)
+    identify = data.get("identify")
+    if identify is not None and not (
+        isinstance(identify, str) and IDENTIFY_TOKEN.fullmatch(identify)
+    ):
+        raise BadBatch("identify: the ll_t token of a link in a mail, as it was in the link")
     events = data.get("events")
     if not isinstance(events, list) or not events:
         raise BadBatch("events: must be a non-empty list")
@@ -329,6 +338,8 @@ def collect(request: HttpRequest) -> HttpResponse:
             "ip": ip,
             "user_agent": request.META.get("HTTP_USER_AGENT", "")[:500],
             "origin": origin,
+            # Checked by the worker, which joins the visitor to the person it names.
+            **({"identify": data["identify"]} if "identify" in data else {}),
         },
         received_at=now,
     )

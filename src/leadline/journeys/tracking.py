@@ -15,16 +15,25 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Iterable, Sequence
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from django.core import signing
 from django.db import connection, transaction
 from django.db.models import F
 
 from leadline.core import clock
 from leadline.core.drain import Drain
-from leadline.core.models import TimelineEvent
+from leadline.core.models import Person, TimelineEvent
 from leadline.core.selectors import merge_survivor
 from leadline.core.services import timeline_event
-from leadline.journeys.models import BatchStatus, Event, EventBatch, EventSource, Visitor
+from leadline.journeys.models import (
+    BatchStatus,
+    Event,
+    EventBatch,
+    EventSource,
+    TrackingSite,
+    Visitor,
+)
 from leadline.journeys.services import signals_evaluate
 from leadline.journeys.tasks import LINGER_SECONDS
 
@@ -36,6 +45,55 @@ MAX_ATTEMPTS = 10
 # What t.js puts in its cookie: a UUID; anything of this shape is taken.
 VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 PAGE_VIEW = "page_view"
+# Links in the mail a seller sends a prospect carry ?ll_t=<token> (`links_tag`); t.js on the
+# site sends the token with its batch, and the worker joins the visitor to that person.
+IDENTIFY_PARAM = "ll_t"
+IDENTIFY_TOKEN = re.compile(r"[A-Za-z0-9_:.-]{1,200}")
+IDENTIFY_SALT = "leadline.journeys.identify"
+IDENTIFY_MAX_AGE = dt.timedelta(days=180)  # mail is read, and its links clicked, months later
+EMAIL_CLICKED = "email_clicked"
+_URL = re.compile(r"https?://[^\s<>\"')\]]+")
+
+
+def identify_token(*, person_id: int) -> str:
+    """A signed token naming a person, for the links in a mail to them (no personal data in it:
+    the person's id, a time and a signature)."""
+    return signing.dumps(person_id, salt=IDENTIFY_SALT, compress=False)
+
+
+def identify_token_read(token: str) -> int | None:
+    """The person a token names, or None when it is forged, altered or over IDENTIFY_MAX_AGE."""
+    try:
+        value = signing.loads(token, salt=IDENTIFY_SALT, max_age=IDENTIFY_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    return value if isinstance(value, int) else None
+
+
+def links_tag(text: str, *, person_id: int) -> str:
+    """The text with each link to a tracked site (an active site's allowed origins) carrying
+    the person's token, so that a click joins the browser's visits to them."""
+    origins = {
+        origin for site in TrackingSite.objects.filter(is_active=True) for origin in site.origins()
+    }
+    if not origins:
+        return text
+    token = identify_token(person_id=person_id)
+
+    def tag(match: re.Match[str]) -> str:
+        url = match.group(0)
+        # A full stop or comma after a link ends the sentence, not the link.
+        stripped = url.rstrip(".,;:!?")
+        parts = urlsplit(stripped)
+        if f"{parts.scheme}://{parts.netloc}" not in origins:
+            return url
+        query = [
+            (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != IDENTIFY_PARAM
+        ]
+        query.append((IDENTIFY_PARAM, token))
+        return urlunsplit(parts._replace(query=urlencode(query, safe=":"))) + url[len(stripped) :]
+
+    return _URL.sub(tag, text)
 
 
 def process_batch() -> int:
@@ -131,12 +189,35 @@ def _event_batches_process(batch_ids: Sequence[int] | None, *, limit: int) -> Pr
             batch.pk: [dt.datetime.fromisoformat(e["occurred_at"]) for e in batch.events]
             for batch in batches
         }
+        clicked = _email_clicks(batches)
+        for batch in batches:
+            if batch.pk in clicked:
+                at = times[batch.pk][0]
+                visitor_identify(visitor_id=batch.visitor_id, person_id=clicked[batch.pk], at=at)
         visitors = _visitors_seen(batches, times)
         keys = [f"{batch.pk}:{i}" for batch in batches for i in range(len(batch.events))]
+        keys += [f"{pk}:{EMAIL_CLICKED}" for pk in clicked]
         done = set(Event.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True))
         new: list[Event] = []
         for batch in batches:
             visitor = visitors[batch.visitor_id]
+            key = f"{batch.pk}:{EMAIL_CLICKED}"
+            if batch.pk in clicked and key not in done:
+                first = batch.events[0]
+                new.append(
+                    Event(
+                        occurred_at=times[batch.pk][0],
+                        recorded_at=now,
+                        source=EventSource.MAIL,
+                        name=EMAIL_CLICKED,
+                        visitor=visitor,
+                        person_id=visitor.person_id,
+                        url=first.get("url", ""),
+                        path=first.get("path", ""),
+                        title=first.get("title", ""),
+                        dedupe_key=key,
+                    )
+                )
             for index, raw in enumerate(batch.events):
                 key = f"{batch.pk}:{index}"
                 if key in done:
@@ -170,6 +251,19 @@ def _event_batches_process(batch_ids: Sequence[int] | None, *, limit: int) -> Pr
         people={e.person_id for e in new if e.person_id is not None},
         full=full,
     )
+
+
+def _email_clicks(batches: list[EventBatch]) -> dict[int, int]:
+    """{batch id: person id} for the batches whose page was opened from a link in a mail to the
+    person (a valid token in the batch's meta); a merged person's survivor."""
+    found = {}
+    for batch in batches:
+        token = (batch.meta or {}).get("identify")
+        person_id = identify_token_read(token) if isinstance(token, str) else None
+        person = Person.objects.filter(pk=person_id).first() if person_id is not None else None
+        if person is not None:
+            found[batch.pk] = merge_survivor(person).pk
+    return found
 
 
 def _fitting(batches: list[EventBatch], *, limit: int) -> tuple[list[EventBatch], bool]:
@@ -229,6 +323,8 @@ def event_summary(event: Event) -> str:
     """How the timeline says it: "Viewed Pricing (/pricing)", "Web event “demo_clicked” on
     /pricing"."""
     where = event.path or event.url
+    if event.name == EMAIL_CLICKED:
+        return f"Clicked a link in an email, to {where}" if where else "Clicked a link in an email"
     if event.name == PAGE_VIEW:
         title = event.title.strip()
         if title and where:
@@ -242,7 +338,9 @@ def _timeline_events(events: Iterable[Event]) -> list[TimelineEvent]:
     rows = []
     for event in events:
         row = timeline_event(
-            kind="web.page_view" if event.name == PAGE_VIEW else "web.event",
+            kind={PAGE_VIEW: "web.page_view", EMAIL_CLICKED: "mail.clicked"}.get(
+                event.name, "web.event"
+            ),
             summary=event_summary(event),
             occurred_at=event.occurred_at,
             data={"event_id": event.pk, "name": event.name, "path": event.path},

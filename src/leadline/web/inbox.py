@@ -31,6 +31,7 @@ from leadline.capture.models import Request, RequestKind
 from leadline.core import clock
 from leadline.core.models import PersonEmail, Role, User
 from leadline.core.permissions import access_inbox
+from leadline.journeys.tracking import links_tag
 from leadline.notify.models import InboxItem, OutgoingMail, SendStatus
 from leadline.notify.selectors import inbox_items, inbox_unread_count
 from leadline.notify.services import inbox_mark_read, mail_send
@@ -400,7 +401,8 @@ def _mail_queue(form: ComposeForm, *, found: Request, to: str, user: User) -> bo
         mail_send(
             to=[to],
             subject=form.cleaned_data["subject"],
-            text=form.cleaned_data["text"],
+            # Links to our tracked sites say who clicked them (journeys.tracking.links_tag).
+            text=links_tag(form.cleaned_data["text"], person_id=found.person_id),
             reason=REQUEST_EMAIL_REASON,
             person=found.person,
             subject_ref=request_ref(found.pk),

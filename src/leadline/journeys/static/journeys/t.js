@@ -9,6 +9,9 @@
  * until the page calls window.leadline.consent(true); consent(false) stops it and removes the cookie.
  * Calls made before this script loaded can wait in window.leadline.q as [method, arg, ...] lists.
  *
+ * A page opened from a link in a mail from Leadline (?ll_t=...) joins this visitor to the person
+ * the mail went to; the parameter is taken out of the address bar.
+ *
  * window.leadline: track(name, properties), page(), consent(granted), visitorId() (null when not
  * tracking; forms send it along), flush(). No dependencies. */
 (function () {
@@ -21,7 +24,17 @@
   var endpoint = script ? new URL(script.src, location.href).origin + "/t/collect" : null;
   var dnt = navigator.doNotTrack === "1" || window.doNotTrack === "1" || !!navigator.globalPrivacyControl;
   var consented = !(script && script.getAttribute("data-consent") === "required");
-  var queue = [], timer = null, pageSent = false, vid = null;
+  var queue = [], timer = null, pageSent = false, vid = null, identify = null;
+  // A link in a mail from Leadline carries ?ll_t=<token>: sent once with the next batch, so the
+  // visits join the person it was sent to; taken out of the address, so it is not shared on.
+  try {
+    var here = new URL(location.href);
+    identify = here.searchParams.get("ll_t");
+    if (identify) {
+      here.searchParams.delete("ll_t");
+      history.replaceState(history.state, "", here.toString());
+    }
+  } catch (e) { identify = null; }
 
   function tracking() { return !!(site && endpoint && !dnt && consented); }
   function uuid() {
@@ -50,7 +63,9 @@
   function send(events) {
     var id = visitor();
     if (!id || !events.length) return;
-    var body = JSON.stringify({ site: site, visitor_id: id, events: events });
+    var batch = { site: site, visitor_id: id, events: events };
+    if (identify) { batch.identify = identify; identify = null; }
+    var body = JSON.stringify(batch);
     // text/plain: a "simple" request, so no CORS preflight, and sendBeacon may send it.
     try {
       if (navigator.sendBeacon && navigator.sendBeacon(endpoint, new Blob([body], { type: "text/plain" }))) return;
