@@ -171,12 +171,7 @@ def journey_move(
         raise ValueError(f"step {to_step.name!r} is not on the journey {journey.name!r}")
     subject: Subject = person if person is not None else account  # type: ignore[assignment]
     with transaction.atomic():
-        position = (
-            JourneyPosition.objects.select_for_update()
-            .select_related("step")
-            .filter(journey=journey, **{"person" if person else "account": subject})
-            .first()
-        )
+        position = _position_locked(journey=journey, subject=subject)
         if position is not None and position.step_id == to_step.pk:
             raise ValueError(f"already at {to_step.name!r}")
         moves = _Moves()
@@ -200,6 +195,16 @@ def journey_move(
     return moved
 
 
+def _position_locked(*, journey: Journey, subject: Subject) -> JourneyPosition | None:
+    """The person's or account's position on the journey, locked until the transaction ends."""
+    return (
+        JourneyPosition.objects.select_for_update()
+        .select_related("step")
+        .filter(journey=journey, **_subject_fields(subject))
+        .first()
+    )
+
+
 def journey_remove(
     *,
     journey: Journey,
@@ -218,12 +223,7 @@ def journey_remove(
         raise ValueError("take off a person or an account")
     subject: Subject = person if person is not None else account  # type: ignore[assignment]
     with transaction.atomic():
-        position = (
-            JourneyPosition.objects.select_for_update()
-            .select_related("step")
-            .filter(journey=journey, **{"person" if person else "account": subject})
-            .first()
-        )
+        position = _position_locked(journey=journey, subject=subject)
         if position is None:
             raise ValueError(f"not on the journey {journey.name!r}")
         step_name = position.step.name
