@@ -27,7 +27,7 @@ from leadline.capture.models import (
 from leadline.capture.tasks import LINGER_SECONDS
 from leadline.capture.validation import TRACKING_FIELDS
 from leadline.core import clock
-from leadline.core.drain import Drain
+from leadline.core.drain import Drain, failure_note
 from leadline.core.freemail import is_free_mail
 from leadline.core.models import (
     Account,
@@ -478,12 +478,9 @@ def submissions_process_or_record_failure(*, submission_ids: Sequence[int]) -> d
     try:
         return submissions_process(submission_ids=submission_ids)
     except Exception as exc:
-        Submission.objects.filter(pk__in=list(submission_ids)).exclude(
-            status=SubmissionStatus.PROCESSED
-        ).update(
-            status=SubmissionStatus.FAILED,
-            attempts=F("attempts") + 1,
-            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+        waiting = Submission.objects.filter(pk__in=list(submission_ids))
+        failure_note(
+            waiting.exclude(status=SubmissionStatus.PROCESSED), exc, failed=SubmissionStatus.FAILED
         )
         logger.exception("submissions %s failed; they will be retried", list(submission_ids))
         raise

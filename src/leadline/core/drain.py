@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from django.db import connection
+from django.db.models import F, QuerySet
 from django.utils.module_loading import import_string
 from django_tasks import TaskResultStatus
 
@@ -58,3 +59,13 @@ class Drain:
                         self.seen_waiting_at = checked_at
                     return
         drain.enqueue()
+
+
+def failure_note(rows: QuerySet[Any], exc: Exception, *, failed: str) -> None:
+    """Mark stored rows the worker failed to process (those not processed meanwhile): status
+    `failed`, one more attempt, the error. The sweep queues them again."""
+    rows.update(
+        status=failed,
+        attempts=F("attempts") + 1,
+        last_error=f"{type(exc).__name__}: {exc}"[:2000],
+    )

@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from leadline.core import clock
-from leadline.core.drain import Drain
+from leadline.core.drain import Drain, failure_note
 from leadline.core.models import Person, TimelineEvent
 from leadline.core.selectors import merge_survivor
 from leadline.core.services import timeline_event
@@ -156,13 +156,8 @@ def event_batches_process_or_record_failure(*, batch_ids: Sequence[int]) -> set[
     try:
         return event_batches_process(batch_ids=batch_ids)
     except Exception as exc:
-        EventBatch.objects.filter(pk__in=list(batch_ids)).exclude(
-            status=BatchStatus.PROCESSED
-        ).update(
-            status=BatchStatus.FAILED,
-            attempts=F("attempts") + 1,
-            last_error=f"{type(exc).__name__}: {exc}"[:2000],
-        )
+        waiting = EventBatch.objects.filter(pk__in=list(batch_ids))
+        failure_note(waiting.exclude(status=BatchStatus.PROCESSED), exc, failed=BatchStatus.FAILED)
         logger.exception("event batches %s failed; they will be retried", list(batch_ids))
         raise
 
