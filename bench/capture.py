@@ -190,7 +190,14 @@ def _run_phase(
 REQUESTS_PER_CONNECTION = 10
 
 
-def per_connection_argument(parser: argparse.ArgumentParser) -> None:
+def load_arguments(parser: argparse.ArgumentParser, *, what: str) -> None:
+    """The options of the load, the same in each bench; `what` is sent ("requests")."""
+    parser.add_argument("--requests", type=int, default=8000, help=f"measured {what}")
+    parser.add_argument("--warmup", type=int, default=200, help=f"unmeasured {what}")
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=16, help="connections in flight")
+    parser.add_argument("--processes", type=int, default=2, help="client processes")
+    parser.add_argument("--web-workers", type=int, default=2, help="own server: gunicorn workers")
     parser.add_argument(
         "--requests-per-connection",
         type=int,
@@ -518,13 +525,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="a running server (else one is started for the run)")
     parser.add_argument("--slug", default="cfo-guide", help="the form to post to")
-    parser.add_argument("--requests", type=int, default=8000, help="measured, per endpoint")
-    parser.add_argument("--warmup", type=int, default=200, help="unmeasured, per endpoint")
-    parser.add_argument("--rounds", type=int, default=8)
-    parser.add_argument("--concurrency", type=int, default=16, help="connections in flight")
-    parser.add_argument("--processes", type=int, default=2, help="client processes")
-    parser.add_argument("--web-workers", type=int, default=2, help="own server: gunicorn workers")
-    per_connection_argument(parser)
+    load_arguments(parser, what="requests per endpoint")
     parser.add_argument(
         "--worker",
         action="store_true",

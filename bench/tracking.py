@@ -38,7 +38,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from capture import Phase, _django_for, _emit, _percentile, _run_phase, per_connection_argument
+from capture import Phase, _django_for, _emit, _percentile, _run_phase, load_arguments
 
 BARE_PATH = "/bench/bare-204/"
 BARE_INSERT_PATH = "/bench/bare/"  # bench/capture.py's floor: reads the body, inserts one row
@@ -160,13 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="a running server (else one is started for the run)")
     parser.add_argument("--site", default="demo-site", help="the tracking site's key")
-    parser.add_argument("--requests", type=int, default=8000, help="measured batches, each")
-    parser.add_argument("--warmup", type=int, default=200, help="unmeasured batches, each")
-    parser.add_argument("--rounds", type=int, default=8)
-    parser.add_argument("--concurrency", type=int, default=16, help="connections in flight")
-    parser.add_argument("--processes", type=int, default=2, help="client processes")
-    parser.add_argument("--web-workers", type=int, default=2, help="own server: gunicorn workers")
-    per_connection_argument(parser)
+    load_arguments(parser, what="batches per endpoint")
     parser.add_argument(
         "--insert-floor",
         action="store_true",
