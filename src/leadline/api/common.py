@@ -6,12 +6,14 @@ from typing import Any, ClassVar
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db import models
 from ninja import Field, Schema
 from ninja.errors import ValidationError
 from ninja.pagination import LimitOffsetPagination
 from pydantic import ConfigDict, ValidationInfo, field_validator
 
+from leadline.capture.services import email_normalise
 from leadline.core import clock
 from leadline.core.models import TimelineEvent
 
@@ -45,6 +47,16 @@ def field_errors(
         loc = [*BODY] if name == NON_FIELD_ERRORS else [*BODY, rename.get(name, name)]
         errors.extend({"type": "invalid", "loc": loc, "msg": message} for message in messages)
     return ValidationError(errors)
+
+
+def email_checked(value: str) -> str:
+    """A validator for an email address: normalised as capture stores it, and valid."""
+    value = email_normalise(value)
+    try:
+        validate_email(value)
+    except DjangoValidationError as exc:
+        raise ValueError("enter a valid email address") from exc
+    return value
 
 
 def moment_past(value: dt.datetime | None) -> dt.datetime | None:

@@ -5,8 +5,6 @@ import datetime as dt
 import json
 from typing import Annotated, Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.validators import validate_email
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 from ninja.errors import HttpError
@@ -14,8 +12,7 @@ from ninja.responses import Status
 from pydantic import AfterValidator, model_validator
 
 from leadline.api.auth import REFUSALS, ErrorOut, require
-from leadline.api.common import Strict, moment_past
-from leadline.capture.services import email_normalise
+from leadline.api.common import Strict, email_checked, moment_past
 from leadline.core.models import Person
 from leadline.core.permissions import access_person_edit
 from leadline.journeys.services import SignalIn, events_record
@@ -28,14 +25,7 @@ MAX_PROPERTIES_BYTES = 4096
 
 
 def _email(value: str) -> str:
-    if not value:
-        return value
-    value = email_normalise(value)
-    try:
-        validate_email(value)
-    except DjangoValidationError as exc:
-        raise ValueError("enter a valid email address") from exc
-    return value
+    return email_checked(value) if value else value  # empty: the person is named by id
 
 
 def _properties(value: dict[str, Any]) -> dict[str, Any]:

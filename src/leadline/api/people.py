@@ -5,7 +5,6 @@ import zoneinfo
 from typing import Annotated, Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.validators import validate_email
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from django_countries import countries
@@ -23,13 +22,13 @@ from leadline.api.common import (
     Patch,
     Strict,
     TimelineEventOut,
+    email_checked,
     field_error,
     field_errors,
     max_length,
 )
 from leadline.capture import services as capture_services
 from leadline.capture.models import Consent
-from leadline.capture.services import email_normalise
 from leadline.core import clock
 from leadline.core.models import Channel, Membership, Person
 from leadline.core.permissions import access_merge, access_people, access_person_edit
@@ -38,15 +37,6 @@ from leadline.core.services import person_merge, person_update
 from leadline.insight.labels import person_labels
 
 router = Router(tags=["people"])
-
-
-def _email(value: str) -> str:
-    value = email_normalise(value)
-    try:
-        validate_email(value)
-    except DjangoValidationError as exc:
-        raise ValueError("enter a valid email address") from exc
-    return value
 
 
 def _time_zone(value: str) -> str:
@@ -65,7 +55,7 @@ def _text(name: str) -> Any:
     return Field(max_length=max_length(Person, name))
 
 
-Email = Annotated[str, AfterValidator(_email)]
+Email = Annotated[str, AfterValidator(email_checked)]
 TimeZone = Annotated[str, AfterValidator(_time_zone)]
 Country = Annotated[str, AfterValidator(_country)]
 ChannelOrBlank = Channel | None
