@@ -231,3 +231,24 @@ def conversation(
     extra.setdefault("kind", "call")
     extra.setdefault("logged_by", None)
     return conversation_log(people=people, summary=summary, quotes=quotes, **extra)
+
+
+# Engagement (qualification, lifecycle, handoffs) -------------------------------------------------
+
+
+# Outreach (contact pressure, do-not-contact, marketing emails) ----------------------------------
+
+
+# Calls -------------------------------------------------------------------------------------------
+
+
+# Cadences ----------------------------------------------------------------------------------------
+
+
+# Booking -----------------------------------------------------------------------------------------
+
+
+# Inbound mail ------------------------------------------------------------------------------------
+
+
+# Commitments -------------------------------------------------------------------------------------

@@ -74,6 +74,13 @@ INSTALLED_APPS = [
     "leadline.capture",
     "leadline.routing",
     "leadline.journeys",
+    "leadline.outreach",
+    "leadline.engagement",
+    "leadline.calls",
+    "leadline.cadences",
+    "leadline.booking",
+    "leadline.inbound",
+    "leadline.commitments",
     "leadline.insight",
     "leadline.web",
     "leadline.api",
@@ -236,6 +243,10 @@ CAPTURE_REQUEST_HANDLERS = [
 ]
 # Told when a mail to a prospect was sent or given up on (notify must not import the lead's flow).
 NOTIFY_MAIL_OUTCOME_HANDLERS = ["leadline.routing.services.request_mail_outcome"]
+
+# Told, in the same transaction, when a call task's outcome is logged (calls must not import
+# the apps that make call tasks, such as cadences): each is called with task=<CallTask>.
+CALLS_OUTCOME_HANDLERS: list[str] = []
 
 # Routing.
 ROUTING_RELATIONSHIP_CAP = _env_int("LEADLINE_RELATIONSHIP_CAP", 150)

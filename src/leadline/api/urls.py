@@ -2,7 +2,20 @@
 
 from ninja import NinjaAPI, Swagger
 
-from leadline.api import accounts, auth, capture, conversations, events, people
+from leadline.api import (
+    accounts,
+    auth,
+    booking,
+    cadences,
+    calls,
+    capture,
+    commitments,
+    conversations,
+    engagement,
+    events,
+    outreach,
+    people,
+)
 
 DESCRIPTION = """
 Leadline's JSON API.
@@ -44,3 +57,9 @@ api.add_router("/conversations", conversations.conversations_router)
 api.add_router("/people", conversations.people_router)
 api.add_router("/pain-points", conversations.pain_points_router)
 api.add_router("/pain-point-suggestions", conversations.suggestions_router)
+api.add_router("/", engagement.router)
+api.add_router("/", outreach.router)
+api.add_router("/", cadences.router)
+api.add_router("/", calls.router)
+api.add_router("/", booking.router)
+api.add_router("/", commitments.router)

@@ -77,3 +77,79 @@ def access_pain_points(user: Any) -> bool:
 def access_pain_point_edit(user: Any) -> bool:
     """Add, change and turn off pain points in the catalogue. Reps read it."""
     return _role(user) in {Role.ADMIN, Role.MARKETING, Role.SALES_MANAGER}
+
+
+SELLERS = frozenset({Role.ADMIN, Role.SALES_MANAGER, Role.SALES_REP})
+ALL_ROLES = frozenset(Role)
+
+
+# Engagement: qualification, lifecycle, handoffs --------------------------------------------------
+
+
+def access_handoffs(user: Any) -> bool:
+    """See handoffs; sellers accept or reject the ones handed to them (managers: any of them)."""
+    return _role(user) in STAFF_ROLES
+
+
+def access_handoff_create(user: Any) -> bool:
+    """Hand a lead over to sales by hand, and manage the list of rejection reasons."""
+    return _role(user) in {Role.ADMIN, Role.MARKETING, Role.SALES_MANAGER}
+
+
+def access_lead_quality(user: Any) -> bool:
+    """The lead-quality report: handed over, accepted, rejected by reason, won."""
+    return _role(user) in {Role.ADMIN, Role.MARKETING, Role.SALES_MANAGER}
+
+
+# Outreach: contact pressure, do-not-contact, marketing emails ----------------------------------
+
+
+def access_outreach_settings(user: Any) -> bool:
+    """Change the contact-pressure limit, quiet hours and the do-not-contact lists."""
+    return _role(user) in {Role.ADMIN, Role.MARKETING}
+
+
+def access_newsletters(user: Any) -> bool:
+    """Write and send marketing emails to many people."""
+    return _role(user) in {Role.ADMIN, Role.MARKETING}
+
+
+# Cadences ----------------------------------------------------------------------------------------
+
+
+def access_cadences(user: Any) -> bool:
+    """See cadences, enrol people in them and take people out."""
+    return _role(user) in STAFF_ROLES
+
+
+def access_cadence_edit(user: Any) -> bool:
+    """Create and change cadences and their enrolment rules."""
+    return _role(user) in {Role.ADMIN, Role.MARKETING, Role.SALES_MANAGER}
+
+
+# Calls and outside callers -----------------------------------------------------------------------
+
+
+def access_call_queue(user: Any) -> bool:
+    """Work a call queue: everyone, including outside callers (who see only what a call needs)."""
+    return _role(user) in ALL_ROLES
+
+
+def is_outside_caller(user: Any) -> bool:
+    return _role(user) == Role.OUTSIDE_CALLER
+
+
+# Booking -----------------------------------------------------------------------------------------
+
+
+def access_booking_settings(user: Any) -> bool:
+    """Set one's own bookable hours and booking page (managers: their team's)."""
+    return _role(user) in SELLERS
+
+
+# Commitments -------------------------------------------------------------------------------------
+
+
+def access_commitments_report(user: Any) -> bool:
+    """The report of promises kept and broken, seller by seller."""
+    return _role(user) in {Role.ADMIN, Role.SALES_MANAGER}

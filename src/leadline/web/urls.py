@@ -1,7 +1,20 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from leadline.web import committee, conversations, inbox, journeys, sla, views
+from leadline.web import (
+    booking,
+    cadences,
+    calls,
+    commitments,
+    committee,
+    conversations,
+    handoff,
+    inbox,
+    journeys,
+    outreach,
+    sla,
+    views,
+)
 
 app_name = "web"
 
@@ -83,4 +96,14 @@ urlpatterns = [
     path("inbox/notifications/read/", inbox.inbox_notes_read_all, name="inbox_notes_read_all"),
     path("inbox/notifications/<int:pk>/", inbox.inbox_note_open, name="inbox_note_open"),
     path("inbox/notifications/<int:pk>/read/", inbox.inbox_note_read, name="inbox_note_read"),
+]
+
+# Each area's pages, listed in its own module.
+urlpatterns += [
+    *handoff.urlpatterns,
+    *outreach.urlpatterns,
+    *cadences.urlpatterns,
+    *calls.urlpatterns,
+    *booking.urlpatterns,
+    *commitments.urlpatterns,
 ]

@@ -1,0 +1,7 @@
+"""The API for commitments."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["Commitments"])

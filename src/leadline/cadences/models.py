@@ -1,0 +1,3 @@
+"""Sequences of emails, calls and tasks: data and invariants, no workflows."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Promises made to prospects: data and invariants, no workflows."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Replies and bounces, read and matched: data and invariants, no workflows."""
+
+from __future__ import annotations

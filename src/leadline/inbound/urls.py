@@ -1,0 +1,7 @@
+"""inbound's public pages (no login): signed links only."""
+
+from django.urls import URLPattern, path  # noqa: F401
+
+app_name = "inbound"
+
+urlpatterns: list[URLPattern] = []

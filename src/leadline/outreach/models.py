@@ -1,0 +1,3 @@
+"""Contact pressure, do-not-contact, unsubscribe, marketing emails: data, no workflows."""
+
+from __future__ import annotations

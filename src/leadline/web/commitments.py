@@ -1,0 +1,7 @@
+"""Commitments made to prospects."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
