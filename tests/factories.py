@@ -236,19 +236,335 @@ def conversation(
 # Engagement (qualification, lifecycle, handoffs) -------------------------------------------------
 
 
+_a_person = person  # `handoff` takes a `person` argument, which hides the factory
+
+
+def handoff(
+    *,
+    person: Person | None = None,
+    owner: User | None = None,
+    trigger: str = "marketing",
+    actor: User | None = None,
+    **extra: Any,
+) -> Any:
+    """A handoff made by the real service (deadline, timers, stage, timeline, inbox)."""
+    from leadline.engagement.services import handoff_create
+
+    return handoff_create(
+        person=person or _a_person(),
+        trigger=trigger,
+        actor=actor,
+        owner=owner,
+        **extra,
+    )
+
+
+def rejection_reason(*, name: str = "No budget / no project") -> Any:
+    """One of the seeded reasons (the data migration made them), by name."""
+    from leadline.engagement.models import RejectionReason
+
+    return RejectionReason.objects.get(name=name)
+
+
+def qualified_lead(
+    *, at: Any, campaign: str = "Q4 finance push", pricing_views: int = 3, **extra: Any
+) -> Person:
+    """A finance manager at a mid-sized German manufacturer (fit 5 of 5) who asked to be
+    contacted (8 points) and looked at pricing `pricing_views` times (3 each) at `at` — 17 with
+    the default, over the default threshold of 15 — from a form of `campaign`."""
+    someone = person(title="Financial Controller", **extra)
+    membership(
+        person=someone,
+        account=account(employees=1200, industry="Manufacturing", country="DE"),
+    )
+    person_request(
+        person=someone,
+        wants_contact=True,
+        form=form(with_asset=False),
+        campaign=campaign,
+        utm_source="linkedin",
+        created_at=at,
+    )
+    for _ in range(pricing_views):
+        buyer_event(person=someone, name="page_view", path="/pricing", at=at)
+    return someone
+
+
 # Outreach (contact pressure, do-not-contact, marketing emails) ----------------------------------
+
+
+def contact_policy(**changes: Any) -> Any:
+    """The contact policy with these changes (weekly_cap=2, weekends_quiet=False, …)."""
+    from leadline.outreach.services import contact_policy_update
+
+    return contact_policy_update(changes=changes, actor=None)
+
+
+def consent(*, person: Person, granted: bool = True, **extra: Any) -> Any:
+    """A marketing-email consent (or, with purpose=, another) as a form records it."""
+    from leadline.capture.models import Consent
+
+    extra.setdefault("purpose", "marketing_email")
+    return Consent.objects.create(person=person, granted=granted, **extra)
+
+
+def newsletter(**extra: Any) -> Any:
+    from leadline.outreach.services import newsletter_create
+
+    extra.setdefault("name", "November digest")
+    extra.setdefault("subject", "News for {{ first_name }}")
+    extra.setdefault("text", "Hi {{ first_name }},\n\nWhat {{ company }} could close faster.")
+    extra.setdefault("actor", None)
+    return newsletter_create(**extra)
 
 
 # Calls -------------------------------------------------------------------------------------------
 
 
+def call_task(*, person: Person | None = None, **extra: Any) -> Any:
+    """An open call task made by the real service (calls.CallTask); with no assignee or team it
+    goes to a fresh rep."""
+    from leadline.calls.services import call_task_create
+    from leadline.core import clock
+
+    if extra.get("assignee") is None and extra.get("team") is None:
+        extra["assignee"] = user()
+    extra.setdefault("title", "Intro call")
+    extra.setdefault("script", "Hello, this is Leadline. Is now a good time?")
+    extra.setdefault("due_at", clock.now())
+    return call_task_create(person=person or person_with_phone(), **extra)
+
+
+def person_with_phone(*, phone: str = "+4930123456", **extra: Any) -> Person:
+    """A person with a phone number (core.PersonPhone) and, unless given, a time zone."""
+    from leadline.core.models import PersonPhone
+
+    extra.setdefault("time_zone", "Europe/Berlin")
+    someone = person(**extra)
+    PersonPhone.objects.create(person=someone, e164=phone, label="work")
+    return someone
+
+
+def outside_caller(*, calling_team: Team | None = None, username: str | None = None) -> User:
+    """A user of an outsourced calling team (role outside_caller), in `calling_team` or new."""
+    return user(role=Role.OUTSIDE_CALLER, username=username, team=calling_team or team())
+
+
 # Cadences ----------------------------------------------------------------------------------------
+
+
+def cadence(
+    *, name: str | None = None, steps: list[dict[str, Any]] | None = None, **extra: Any
+) -> Any:
+    """A cadence (cadences.Cadence) with `steps`, each {"kind": ..., <its fields>}; by default
+    one email step."""
+    from leadline.cadences.models import Cadence, CadenceStep
+
+    made = Cadence.objects.create(name=name or f"Cadence {next(_seq)}", **extra)
+    for position, values in enumerate(
+        steps or [{"kind": "email", "subject": "Hello {{ first_name }}", "text": "Hi!"}], start=1
+    ):
+        CadenceStep.objects.create(cadence=made, position=position, **values)
+    return made
+
+
+def prospect(*, owner: User | None = None, time_zone: str = "Europe/Berlin", **extra: Any) -> Any:
+    """A person with an email, a phone number, a time zone and (with `owner`) an owner."""
+    from leadline.routing.models import Ownership
+
+    made = person_with_phone(time_zone=time_zone, **extra)
+    if owner is not None:
+        Ownership.objects.create(owner=owner, person=made, reason="tests")
+    return made
+
+
+def enrol(*, cadence: Any, person: Person, actor: User | None = None) -> Any:
+    """Enrol through the real service (cadences.services.enrolment_create)."""
+    from leadline.cadences.services import enrolment_create
+
+    return enrolment_create(cadence=cadence, person=person, actor=actor)
+
+
+def enrolment(*, cadence: Any = None, person: Person | None = None, **extra: Any) -> Any:
+    """An active enrolment row (cadences.Enrolment) at the cadence's first step, due now."""
+    from leadline.cadences.models import Enrolment
+    from leadline.core import clock
+
+    made_cadence = cadence or globals()["cadence"]()
+    extra.setdefault("current_step", made_cadence.steps.order_by("position").first())
+    extra.setdefault("next_run_at", clock.now())
+    return Enrolment.objects.create(
+        cadence=made_cadence, person=person or globals()["person"](), **extra
+    )
 
 
 # Booking -----------------------------------------------------------------------------------------
 
 
+def booking_page(
+    *, slug: str | None = None, host: User | None = None, team: Team | None = None, **extra: Any
+) -> Any:
+    """A seller's page (a new rep unless `host` or `team` is given), bookable at once: no notice,
+    no buffer unless asked for."""
+    from leadline.booking.models import BookingPage
+
+    if host is None and team is None:
+        host = user(first_name="Ines", last_name="Duarte")
+    extra.setdefault("title", "Intro call")
+    extra.setdefault("notice_minutes", 0)
+    extra.setdefault("buffer_minutes", 0)
+    return BookingPage.objects.create(
+        slug=slug or f"book-{next(_seq)}", user=host, team=team, **extra
+    )
+
+
+def bookable_hours(*, host: User, hours: str = "Mon-Fri 09:00-17:00") -> Any:
+    from leadline.booking.models import BookableHours
+
+    return BookableHours.objects.update_or_create(user=host, defaults={"hours": hours})[0]
+
+
 # Inbound mail ------------------------------------------------------------------------------------
 
 
+def sent_mail(*, person: Person | None = None, **extra: Any) -> Any:
+    """A mail to `person` (new unless given) that left: notify.OutgoingMail, status sent, with a
+    Message-ID that replies and bounces point back at."""
+    from email.utils import make_msgid
+
+    from leadline.core import clock
+    from leadline.notify.models import OutgoingMail, SendStatus
+
+    someone = person or globals()["person"]()
+    extra.setdefault("to", [someone.emails.order_by("-is_primary", "pk")[0].email])
+    extra.setdefault("subject", "A faster month-end close")
+    extra.setdefault("text", "Hi,\n\nWould a 20-minute call next week help?\n")
+    extra.setdefault("reason", "cadence.email")
+    extra.setdefault("message_id", make_msgid(domain="leadline.localhost"))
+    extra.setdefault("sent_at", clock.now())
+    return OutgoingMail.objects.create(person=someone, status=SendStatus.SENT, attempts=1, **extra)
+
+
+def reply_mail(
+    *,
+    to: Any,
+    text: str = "Yes, Tuesday works for me.\n\nBest,\nPat",
+    sender: str | None = None,
+    headers: bool = True,
+    **extra_headers: str,
+) -> Any:
+    """A person's reply (an EmailMessage) to the OutgoingMail `to`: In-Reply-To and References
+    name it (unless `headers=False`), and the quoted original follows their text."""
+    from email.message import EmailMessage
+    from email.utils import format_datetime, make_msgid
+
+    from leadline.core import clock
+
+    message = EmailMessage()
+    message["From"] = sender or to.to[0]
+    message["To"] = "Leadline <leadline@localhost>"
+    message["Subject"] = f"Re: {to.subject}"
+    message["Date"] = format_datetime(clock.now())
+    message["Message-ID"] = make_msgid(domain="company.example")
+    if headers:
+        message["In-Reply-To"] = to.message_id
+        message["References"] = to.message_id
+    for name, value in extra_headers.items():
+        message[name.replace("_", "-")] = value
+    quoted = "\n".join(f"> {line}" for line in to.text.splitlines())
+    message.set_content(f"{text}\n\nOn Mon, 23 Nov 2026 at 10:00, Leadline wrote:\n{quoted}\n")
+    return message
+
+
+def bounce_mail(
+    *,
+    to: Any,
+    recipient: str | None = None,
+    status: str = "5.1.1",
+    action: str = "failed",
+    diagnostic: str = "smtp; 550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown",
+) -> bytes:
+    """A delivery status notification (RFC 3464) for the OutgoingMail `to`, as Postfix writes
+    one: multipart/report with the explanation, message/delivery-status and the original's
+    headers (text/rfc822-headers). 5.x.x: a hard bounce; 4.x.x: a soft one."""
+    from email.utils import format_datetime, make_msgid
+
+    from leadline.core import clock
+
+    rcpt = recipient or to.to[0]
+    date = format_datetime(clock.now())
+    boundary = "B0UNCE.1763892000/mx.company.example"
+    lines = [
+        "From: MAILER-DAEMON@mx.company.example (Mail Delivery System)",
+        "To: leadline@localhost",
+        "Subject: Undelivered Mail Returned to Sender",
+        f"Date: {date}",
+        f"Message-Id: {make_msgid(domain='mx.company.example')}",
+        "Auto-Submitted: auto-replied",
+        "MIME-Version: 1.0",
+        "Content-Type: multipart/report; report-type=delivery-status;",
+        f'\tboundary="{boundary}"',
+        "Content-Transfer-Encoding: 8bit",
+        "",
+        "This is a MIME-encapsulated message.",
+        "",
+        f"--{boundary}",
+        "Content-Description: Notification",
+        "Content-Type: text/plain; charset=us-ascii",
+        "",
+        "This is the mail system at host mx.company.example.",
+        "",
+        "I'm sorry to have to inform you that your message could not",
+        "be delivered to one or more recipients. It's attached below.",
+        "",
+        f"<{rcpt}>: host mx.company.example said: {diagnostic.format(rcpt=rcpt)}",
+        "",
+        f"--{boundary}",
+        "Content-Description: Delivery report",
+        "Content-Type: message/delivery-status",
+        "",
+        "Reporting-MTA: dns; mx.company.example",
+        "X-Postfix-Queue-ID: 4F1B2C3D4E",
+        f"Arrival-Date: {date}",
+        "",
+        f"Final-Recipient: rfc822; {rcpt}",
+        f"Original-Recipient: rfc822;{rcpt}",
+        f"Action: {action}",
+        f"Status: {status}",
+        "Remote-MTA: dns; mx.company.example",
+        f"Diagnostic-Code: {diagnostic.format(rcpt=rcpt)}",
+        "",
+        f"--{boundary}",
+        "Content-Description: Undelivered Message Headers",
+        "Content-Type: text/rfc822-headers",
+        "",
+        "From: Leadline <leadline@localhost>",
+        f"To: {', '.join(to.to)}",
+        f"Subject: {to.subject}",
+        f"Message-ID: {to.message_id}",
+        f"Date: {date}",
+        "",
+        f"--{boundary}--",
+        "",
+    ]
+    return "\r\n".join(lines).encode()
+
+
 # Commitments -------------------------------------------------------------------------------------
+
+
+_a_person = person  # the factory, before `commitment`'s argument of the same name hides it
+
+
+def commitment(
+    *, person: Person | None = None, promised_by: User | None = None, **extra: Any
+) -> Any:
+    """A promise to `person` (new unless given) by `promised_by` (a new rep unless given), due
+    in three days unless `due_on` or `due_at` says otherwise."""
+    from leadline.commitments.services import commitment_make
+    from leadline.core import clock
+
+    extra.setdefault("what", "Send the pricing")
+    if "due_on" not in extra:
+        extra.setdefault("due_at", clock.now() + dt.timedelta(days=3))
+    return commitment_make(person=person or _a_person(), promised_by=promised_by or user(), **extra)

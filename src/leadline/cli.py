@@ -22,6 +22,7 @@ OURS = {
     "token": "create an API token for a user (--user NAME)",
     "doctor": "check configuration, database, mail and background work",
     "leaks": "list every open request without an owner or a first-touch deadline (exit 1 if any)",
+    "inbound-poll": "read the mailbox of LEADLINE_IMAP_URL once: replies and bounces",
 }
 
 
@@ -82,6 +83,18 @@ def _sweeps() -> None:
     owners_unavailable_reassign()
     notifications_requeue_overdue()
     # Issue 5's areas add their safety nets here, one line each (imports inside, as above).
+    from leadline.cadences.services import enrolments_by_rule
+
+    enrolments_by_rule()  # cadences: enrol the people each cadence's rule matches
+    from leadline.engagement.services import qualification_sweep
+
+    qualification_sweep()  # engagement: move people on fit and interest; hand the qualified over
+    from leadline.inbound.services import inbound_requeue_stale
+
+    inbound_requeue_stale()  # inbound: mail stored but not processed (or failed) is tried again
+    from leadline.outreach.services import newsletters_resume
+
+    newsletters_resume()  # outreach: a marketing email's send whose task was lost goes on
     wal_checkpoint(connection)
 
 
@@ -111,7 +124,11 @@ def _timers_forever() -> None:
 
     from django.db import close_old_connections
 
+    from leadline.commitments.selectors import commitment_timer_next_due
+    from leadline.commitments.services import commitment_timers_fire_due
     from leadline.core import clock
+    from leadline.engagement.selectors import handoff_timer_next_due
+    from leadline.engagement.services import handoff_timers_fire_due
     from leadline.routing.selectors import timer_next_due
     from leadline.routing.services import timers_fire_due
 
@@ -121,11 +138,54 @@ def _timers_forever() -> None:
         try:
             if timers_fire_due(limit=batch) == batch:
                 continue  # more are due: no sleep
-            next_due = timer_next_due()
+            # Engagement: a handoff's reminder, missed deadline and handing on.
+            if handoff_timers_fire_due(limit=batch) == batch:
+                continue
+            # Commitments: the promiser's reminders, and promises broken at their due time.
+            if commitment_timers_fire_due(limit=batch) == batch:
+                continue
+            next_due = min(
+                (
+                    due
+                    for due in (
+                        timer_next_due(),
+                        commitment_timer_next_due(),
+                        handoff_timer_next_due(),
+                    )
+                    if due
+                ),
+                default=None,
+            )
             if next_due is not None:
                 wait = min(wait, max((next_due - clock.now()).total_seconds(), 0.0))
         except Exception:  # a failed step must never stop the others
             logging.getLogger("leadline.worker").exception("escalation timers failed")
+        finally:
+            close_old_connections()
+        time.sleep(wait)
+
+
+def _cadences_forever() -> None:
+    """Run each cadence step when it falls due (Enrolment.next_run_at), as the timers above."""
+    import logging
+
+    from django.db import close_old_connections
+
+    from leadline.cadences.selectors import enrolment_next_due
+    from leadline.cadences.services import enrolments_run_due
+    from leadline.core import clock
+
+    batch = 200
+    while True:
+        wait = TIMERS_MAX_SLEEP
+        try:
+            if enrolments_run_due(limit=batch) == batch:
+                continue
+            next_due = enrolment_next_due()
+            if next_due is not None:
+                wait = min(wait, max((next_due - clock.now()).total_seconds(), 0.0))
+        except Exception:  # a failed step must never stop the others
+            logging.getLogger("leadline.worker").exception("cadence steps failed")
         finally:
             close_old_connections()
         time.sleep(wait)
@@ -145,6 +205,18 @@ def worker(argv: Sequence[str]) -> int:
         _sweeps()
         while timers_fire_due():
             pass
+        from leadline.commitments.services import commitment_timers_fire_due
+
+        while commitment_timers_fire_due():
+            pass
+        from leadline.engagement.services import handoff_timers_fire_due
+
+        while handoff_timers_fire_due():
+            pass
+        from leadline.cadences.services import enrolments_run_due
+
+        while enrolments_run_due():
+            pass
         call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0")
         return 0
     # Load the URL map now: notifications link to pages, and the first one would otherwise pay
@@ -160,6 +232,13 @@ def worker(argv: Sequence[str]) -> int:
     gc.freeze()
     threading.Thread(target=_sweep_forever, args=(10.0,), daemon=True).start()
     threading.Thread(target=_timers_forever, daemon=True).start()
+    from django.conf import settings
+
+    if settings.INBOUND_IMAP_URL:  # inbound: read replies and bounces from the mailbox
+        from leadline.inbound.imap import imap_poll_forever
+
+        threading.Thread(target=imap_poll_forever, daemon=True).start()
+    threading.Thread(target=_cadences_forever, daemon=True).start()
     call_command("db_worker", "--interval", str(args.interval), "--no-startup-delay")
     return 0
 

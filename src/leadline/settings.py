@@ -246,11 +246,26 @@ NOTIFY_MAIL_OUTCOME_HANDLERS = ["leadline.routing.services.request_mail_outcome"
 
 # Told, in the same transaction, when a call task's outcome is logged (calls must not import
 # the apps that make call tasks, such as cadences): each is called with task=<CallTask>.
-CALLS_OUTCOME_HANDLERS: list[str] = []
+CALLS_OUTCOME_HANDLERS: list[str] = [
+    "leadline.cadences.services.call_task_logged",  # a cadence goes on (or branches)
+]
+
+# Told, in the same transaction, when a person unsubscribes or is marked do-not-contact
+# (outreach must not import the apps that touch people, such as cadences): each is called with
+# person=<Person>, reason="unsubscribed" | "do_not_contact", channel="email" | "phone" | "manual".
+OUTREACH_STOP_HANDLERS: list[str] = [
+    "leadline.cadences.services.contact_stopped",  # they leave their cadences
+]
 
 # Routing.
 ROUTING_RELATIONSHIP_CAP = _env_int("LEADLINE_RELATIONSHIP_CAP", 150)
 ROUTING_DEFAULT_TEAM = os.environ.get("LEADLINE_DEFAULT_TEAM", "")
+
+# Booking: "N/S" booking-page posts (book, reschedule, cancel) per client address; the page an
+# appointment set on a call goes to when the person has no owner with a page (a slug; empty:
+# the oldest active team page).
+BOOKING_RATE_LIMIT = os.environ.get("LEADLINE_BOOKING_RATE_LIMIT", "10/60")
+BOOKING_DEFAULT_PAGE = os.environ.get("LEADLINE_BOOKING_DEFAULT_PAGE", "")
 
 
 # The ideal customer profile the "Fit" label on a person's page measures against
@@ -271,11 +286,34 @@ FIT_COUNTRIES = _env_list(
 FIT_FUNCTIONS = _env_list("LEADLINE_FIT_FUNCTIONS", "finance")  # journeys.conversations.FUNCTIONS
 FIT_SENIORITIES = _env_list("LEADLINE_FIT_SENIORITIES", "executive,director,manager")
 
+# Engagement: when the lifecycle sweep moves people (engagement.qualification). Fit is how many of
+# the five profile checks above they meet; interest is the recency-weighted score (a form is 5, a
+# request to be contacted 8, a pricing visit 3, halved every 30 days). Engaged at
+# LEADLINE_ENGAGED_INTEREST_MIN; marketing-qualified — and handed to sales — when both
+# LEADLINE_MQL_FIT_MIN and LEADLINE_MQL_INTEREST_MIN are reached.
+MQL_FIT_MIN = _env_int("LEADLINE_MQL_FIT_MIN", 4)
+MQL_INTEREST_MIN = _env_int("LEADLINE_MQL_INTEREST_MIN", 15)
+ENGAGED_INTEREST_MIN = _env_int("LEADLINE_ENGAGED_INTEREST_MIN", 3)
+# A handoff's deadline to accept or reject: business days in the owner's team hours; the owner is
+# reminded this many hours before; this many business hours after it, it goes to the next seller.
+HANDOFF_BUSINESS_DAYS = _env_int("LEADLINE_HANDOFF_BUSINESS_DAYS", 1)
+HANDOFF_REMIND_HOURS = _env_int("LEADLINE_HANDOFF_REMIND_HOURS", 2)
+HANDOFF_REASSIGN_HOURS = _env_int("LEADLINE_HANDOFF_REASSIGN_HOURS", 4)
+
 # Notifications: attempts before outgoing mail or a webhook delivery gives up; seconds a webhook
 # receiver has to answer.
 NOTIFY_MAIL_MAX_ATTEMPTS = _env_int("LEADLINE_MAIL_MAX_ATTEMPTS", 5)
 NOTIFY_WEBHOOK_MAX_ATTEMPTS = _env_int("LEADLINE_WEBHOOK_MAX_ATTEMPTS", 6)
 NOTIFY_WEBHOOK_TIMEOUT = _env_int("LEADLINE_WEBHOOK_TIMEOUT", 10)
+
+# Inbound mail: replies and bounces (decision 11). LEADLINE_IMAP_URL: the mailbox the worker reads,
+# imaps://user:password@host:993/INBOX (imap://…?starttls=1, or plain imap:// on loopback only);
+# empty: no polling. LEADLINE_INBOUND_SECRET: the key of the inbound webhook's signature (POST
+# /inbound/mail/); empty: the webhook is off (404). The largest mail taken, in bytes.
+INBOUND_IMAP_URL = os.environ.get("LEADLINE_IMAP_URL", "")
+INBOUND_IMAP_POLL_SECONDS = _env_int("LEADLINE_IMAP_POLL_SECONDS", 60)
+INBOUND_SECRET = os.environ.get("LEADLINE_INBOUND_SECRET", "")
+INBOUND_MAX_BYTES = _env_int("LEADLINE_INBOUND_MAX_BYTES", 10 * 1024 * 1024)
 
 # Bare views for the benches to compare against (bench/capture.py: read the body and insert
 # one row; bench/tracking.py: read it and answer 204); never on by default.

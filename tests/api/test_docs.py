@@ -31,6 +31,58 @@ PATHS = {
     "/api/v1/pain-points/{pain_point_id}",
     "/api/v1/pain-point-suggestions/{suggestion_id}/decision",
 }
+# Engagement: handoffs, lifecycle, the lead-quality report.
+PATHS |= {
+    "/api/v1/handoffs",
+    "/api/v1/handoffs/{handoff_id}",
+    "/api/v1/handoffs/{handoff_id}/accept",
+    "/api/v1/handoffs/{handoff_id}/reject",
+    "/api/v1/rejection-reasons",
+    "/api/v1/opportunities/{opportunity_id}/close",
+    "/api/v1/people/{person_id}/lifecycle",
+    "/api/v1/reports/lead-quality",
+}
+# Booking: pages, their free slots, meetings.
+PATHS |= {
+    "/api/v1/booking/pages",
+    "/api/v1/booking/pages/{slug}/slots",
+    "/api/v1/booking/meetings",
+    "/api/v1/booking/meetings/{meeting_id}/cancel",
+}
+# Outreach: the contact-pressure limit, do-not-contact, unsubscribes, marketing emails.
+PATHS |= {
+    "/api/v1/contact-policy",
+    "/api/v1/people/{person_id}/contact",
+    "/api/v1/people/{person_id}/contact-check",
+    "/api/v1/people/{person_id}/unsubscribe",
+    "/api/v1/do-not-contact",
+    "/api/v1/do-not-contact/{person_id}/{channel}",
+    "/api/v1/newsletters",
+    "/api/v1/newsletters/{newsletter_id}",
+    "/api/v1/newsletters/{newsletter_id}/preview",
+    "/api/v1/newsletters/{newsletter_id}/send",
+}
+# Cadences and their enrolments.
+PATHS |= {
+    "/api/v1/cadences",
+    "/api/v1/cadences/{cadence_id}",
+    "/api/v1/cadences/{cadence_id}/enrolments",
+    "/api/v1/cadences/{cadence_id}/enrolments/bulk",
+    "/api/v1/enrolments",
+    "/api/v1/enrolments/stop",
+    "/api/v1/enrolments/{enrolment_id}",
+    "/api/v1/enrolments/{enrolment_id}/stop",
+}
+# Calls: the caller's queue.
+PATHS |= {"/api/v1/calls", "/api/v1/calls/{task_id}", "/api/v1/calls/{task_id}/outcome"}
+# Commitments: promises made to prospects.
+PATHS |= {
+    "/api/v1/commitments",
+    "/api/v1/commitments/report",
+    "/api/v1/commitments/{commitment_id}",
+    "/api/v1/commitments/{commitment_id}/cancel",
+    "/api/v1/commitments/{commitment_id}/kept",
+}
 
 
 @pytest.mark.django_db

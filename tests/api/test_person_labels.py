@@ -9,6 +9,8 @@ from django.test import Client
 
 from leadline.core import clock
 from leadline.core.models import Role
+from leadline.engagement.models import Stage
+from leadline.engagement.services import lifecycle_set
 from tests import factories
 from tests.api.conftest import ApiClient
 
@@ -24,6 +26,13 @@ def test_get_a_person_includes_their_labels_with_why(api: Client) -> None:
         account=factories.account(name="Acme", employees=800, industry="Retail", country="GB"),
     )
     factories.person_request(person=person, wants_contact=True, created_at=NOW - DAY)
+    lifecycle_set(
+        person=person,
+        stage=Stage.MARKETING_QUALIFIED,
+        reason="Crossed the fit and interest thresholds",
+        actor=None,
+        at=NOW - DAY,
+    )
     other = factories.person()
     factories.buyer_event(person=other, name="page_view", path="/pricing", at=NOW - DAY)
 
@@ -42,9 +51,9 @@ def test_get_a_person_includes_their_labels_with_why(api: Client) -> None:
     assert not any("/pricing" in line for line in by_name["Interest"]["why"])  # not theirs
     assert by_name["Lifecycle"] == {
         "name": "Lifecycle",
-        "value": "Sales-ready lead",
+        "value": "Marketing-qualified",
         "tone": "good",
-        "why": ["Asked to be contacted on 22 Nov"],
+        "why": ["Crossed the fit and interest thresholds", "Since 22 Nov"],
     }
     assert by_name["Journey step"]["value"] == "Not started"
     assert all(isinstance(line, str) and line for label in labels for line in label["why"])

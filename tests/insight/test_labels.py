@@ -8,16 +8,12 @@ from typing import Any
 
 import pytest
 
-from leadline.capture.models import Consent, RequestKind, RequestStatus
+from leadline.capture.models import RequestKind
 from leadline.core.models import Person, Role, User
-from leadline.insight.labels import (
-    LIFECYCLE,
-    Label,
-    Profile,
-    fit_label,
-    person_labels,
-    seniority,
-)
+from leadline.engagement.models import Stage
+from leadline.engagement.qualification import Profile, seniority
+from leadline.engagement.services import handoff_create, lifecycle_set
+from leadline.insight.labels import Label, fit_label, person_labels
 from leadline.journeys.conversations import conversation_log
 from leadline.journeys.models import Journey, JourneyStep
 from leadline.journeys.services import journey_move, requests_signals_record, signals_evaluate
@@ -69,7 +65,7 @@ def test_a_person_we_know_nothing_about_gets_every_label_saying_so() -> None:
     assert by_name["Interest"].value == "No interest shown"
     assert by_name["Interest"].why == ("No visits, events or requests in the last 90 days",)
     assert by_name["Lifecycle"].value == "Subscriber"
-    assert by_name["Lifecycle"].why == ("Known since 21 Nov; has asked for nothing yet",)
+    assert by_name["Lifecycle"].why == ("Known since 21 Nov; nothing has moved them yet",)
     assert all(label.why for label in labels)
 
 
@@ -313,121 +309,65 @@ def test_someone_elses_signals_do_not_count() -> None:
 # Lifecycle --------------------------------------------------------------------------------------
 
 
-def test_the_lifecycle_table_reads_furthest_first() -> None:
-    assert [stage.name for stage in LIFECYCLE] == [
-        "Customer",
-        "Opportunity",
-        "In conversation",
-        "Sales-ready lead",
-        "Lead",
-        "Subscriber",
-    ]
-
-
 def lifecycle(person: Person) -> tuple[str, tuple[str, ...]]:
     label = labels_of(person)["Lifecycle"]
     return label.value, label.why
 
 
-def test_a_subscriber_who_agreed_to_marketing_mail_says_when() -> None:
+def test_the_lifecycle_is_the_stored_stage_not_a_guess_from_their_data() -> None:
     person = factories.person()
-    Consent.objects.create(
-        person=person, purpose="contact", granted=True, captured_at=NOW - 5 * DAY
-    )
-    Consent.objects.create(
-        person=person, purpose="marketing_email", granted=True, captured_at=NOW - 3 * DAY
-    )
-    assert lifecycle(person) == ("Subscriber", ("Agreed to marketing email on 20 Nov",))
+    # Signals that once made a "Sales-ready lead" by rule: the stage only moves when it is moved.
+    factories.person_request(person=person, wants_contact=True, created_at=NOW - 2 * DAY)
+    factories.buyer_event(person=person, name="contract_signed", at=NOW - DAY)
+    assert lifecycle(person)[0] == "Subscriber"
+
+    lifecycle_set(person=person, stage=Stage.ENGAGED, reason="Came to the webinar", actor=None)
+    assert lifecycle(person) == ("Engaged", ("Came to the webinar", "Since 23 Nov"))
 
 
-def test_a_form_makes_a_lead() -> None:
+def test_the_why_is_the_last_moves_reason_and_who_moved_them() -> None:
     person = factories.person()
-    form = factories.form()
-    factories.person_request(person=person, form=form, created_at=NOW - 4 * DAY)
-    factories.person_request(person=person, kind=RequestKind.EVENT, created_at=NOW - 2 * DAY)
+    marketer = factories.user(role=Role.MARKETING, first_name="Maria", last_name="Vos")
+    lifecycle_set(
+        person=person, stage=Stage.ENGAGED, reason="Opened 3 mails", actor=None, at=NOW - 3 * DAY
+    )
+    lifecycle_set(
+        person=person,
+        stage=Stage.DISQUALIFIED,
+        reason="Student, not a buyer",
+        actor=marketer,
+        at=NOW - DAY,
+    )
+    label = labels_of(person)["Lifecycle"]
+    assert (label.value, label.tone) == ("Disqualified", "low")
+    assert label.why == ("Student, not a buyer", "Since 22 Nov by Maria Vos")
+
+
+def test_a_handoff_makes_them_marketing_qualified_and_says_so() -> None:
+    person = factories.person()
+    marketer = factories.user(role=Role.MARKETING, first_name="Maria", last_name="Vos")
+    factories.user(role=Role.SALES_MANAGER)
+    handoff_create(person=person, trigger="marketing", actor=marketer, note="Asked for a demo")
+    label = labels_of(person)["Lifecycle"]
+    assert (label.value, label.tone) == ("Marketing-qualified", "good")
+    assert label.why[0] == "Handed over by Maria Vos: Asked for a demo"
+
+
+def test_a_recycled_lead_says_it_is_back_in_nurture() -> None:
+    person = factories.person()
+    lifecycle_set(person=person, stage=Stage.RECYCLED, reason="No budget this year", actor=None)
     assert lifecycle(person) == (
-        "Lead",
-        ("First request on 19 Nov: Get the CFO's guide (2 requests in all)",),
+        "Recycled",
+        ("No budget this year", "Since 23 Nov", "Back to nurture: marketing works them again"),
     )
-
-
-def test_asking_to_be_contacted_or_an_open_demo_request_makes_a_sales_ready_lead() -> None:
-    asked = factories.person()
-    factories.person_request(person=asked, wants_contact=True, created_at=NOW - 2 * DAY)
-    assert lifecycle(asked) == ("Sales-ready lead", ("Asked to be contacted on 21 Nov",))
-
-    demo = factories.person()
-    factories.person_request(person=demo, kind=RequestKind.DEMO, created_at=NOW - DAY)
-    assert lifecycle(demo) == ("Sales-ready lead", ("Open demo request since 22 Nov",))
-
-    closed = factories.person()
-    factories.person_request(
-        person=closed, kind=RequestKind.DEMO, status=RequestStatus.CLOSED, created_at=NOW - DAY
-    )
-    assert lifecycle(closed)[0] == "Lead"
-
-
-def test_a_sellers_touch_or_a_conversation_puts_them_in_conversation() -> None:
-    person = factories.person()
-    request = factories.person_request(person=person, wants_contact=True)
-    touch_record(request=request, user=rep(), kind="call", outcome="connected", at=NOW - 2 * DAY)
-    assert lifecycle(person) == (
-        "In conversation",
-        ("Call attempt (connected) by Rosa Lind on 21 Nov",),
-    )
-    conversation_log(
-        kind="meeting",
-        summary="Walked through their close",
-        people=[person],
-        logged_by=None,
-        occurred_at=NOW - DAY,
-    )
-    assert lifecycle(person) == ("In conversation", ("Meeting logged on 22 Nov",))
-
-
-def test_comparing_vendors_with_an_owner_is_an_opportunity() -> None:
-    person = factories.person()
-    move(person, "Comparing vendors")
-    assert lifecycle(person)[0] == "Subscriber"  # no owner: being moved alone is not enough
-
-    account = factories.account(name="Acme")
-    factories.membership(person=person, account=account)
-    Ownership.objects.create(owner=rep(), account=account, started_at=NOW - DAY)
-    assert lifecycle(person) == (
-        "Opportunity",
-        (
-            "At “Comparing vendors” on The buyer's journey since 23 Nov, "
-            "and Rosa Lind is their company's owner",
-        ),
-    )
-    mine = factories.user(first_name="Sam", last_name="Ode")
-    Ownership.objects.create(owner=mine, person=person, started_at=NOW - DAY)
-    assert "Sam Ode is their owner" in lifecycle(person)[1][0]
-
-
-def test_before_comparing_vendors_an_owner_does_not_make_an_opportunity() -> None:
-    person = factories.person()
-    move(person, "Exploring ways to solve it")
-    Ownership.objects.create(owner=rep(), person=person, started_at=NOW - DAY)
-    assert lifecycle(person)[0] != "Opportunity"
-
-
-def test_getting_value_or_a_signature_makes_a_customer() -> None:
-    person = factories.person()
-    move(person, "Getting value")
-    assert lifecycle(person) == (
-        "Customer",
-        ("At “Getting value” on The buyer's journey since 23 Nov",),
-    )
-    signed = factories.person()
-    factories.buyer_event(person=signed, name="contract_signed", at=NOW - 6 * DAY)
-    assert lifecycle(signed) == ("Customer", ("Signed on 17 Nov",))
 
 
 def test_dates_from_another_year_say_the_year() -> None:
-    person = factories.person()
-    factories.person_request(person=person, created_at=dt.datetime(2025, 3, 4, 12, tzinfo=dt.UTC))
-    assert lifecycle(person) == ("Lead", ("First request on 4 Mar 2025: a download request",))
+    person = factories.person(created_at=dt.datetime(2025, 3, 4, 12, tzinfo=dt.UTC))
+    assert lifecycle(person) == (
+        "Subscriber",
+        ("Known since 4 Mar 2025; nothing has moved them yet",),
+    )
 
 
 # Queries ----------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from django.urls import reverse
 
 from leadline.core import clock
 from leadline.core.models import Channel, Person, Role
+from leadline.engagement.models import Stage
+from leadline.engagement.services import lifecycle_set
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -123,9 +125,9 @@ def test_each_label_is_a_disclosure_with_its_why(role_client: RoleClient, ann: P
     assert "<li>Visited /pricing 3 times in the last 10 days</li>" in interest
     assert 'aria-label="Why interest: High interest"' in interest
 
-    lifecycle = label_block(html, "lifecycle")
-    assert 'class="label-value">Sales-ready lead<' in lifecycle
-    assert "<li>Asked to be contacted on 21 Nov</li>" in lifecycle
+    lifecycle = label_block(html, "lifecycle")  # the stored stage: nothing has moved her yet
+    assert 'class="label-value">Subscriber<' in lifecycle
+    assert "<li>Known since 24 Oct; nothing has moved them yet</li>" in lifecycle
 
     journey = label_block(html, "journey")
     assert 'class="label-value">Not started<' in journey
@@ -136,11 +138,15 @@ def test_each_label_is_a_disclosure_with_its_why(role_client: RoleClient, ann: P
 
 def test_dates_in_the_why_are_the_viewers(client: Client, ann: Person) -> None:
     # 23:30 UTC on 21 Nov is already 22 Nov in Tokyo.
-    factories.person_request(
-        person=ann, created_at=dt.datetime(2026, 11, 21, 23, 30, tzinfo=dt.UTC), wants_contact=True
+    lifecycle_set(
+        person=ann,
+        stage=Stage.ENGAGED,
+        reason="Came to the webinar",
+        actor=None,
+        at=dt.datetime(2026, 11, 21, 23, 30, tzinfo=dt.UTC),
     )
     client.force_login(factories.user(role=Role.SALES_REP, time_zone="Asia/Tokyo"))
-    assert "<li>Asked to be contacted on 22 Nov</li>" in label_block(page(client, ann), "lifecycle")
+    assert "<li>Since 22 Nov</li>" in label_block(page(client, ann), "lifecycle")
 
 
 def test_another_persons_signals_and_company_do_not_leak(
@@ -151,14 +157,14 @@ def test_another_persons_signals_and_company_do_not_leak(
         person=other,
         account=factories.account(name="Tiny Media Co", employees=12, industry="Media"),
     )
-    factories.buyer_event(person=other, name="contract_signed", at=NOW - DAY)
+    lifecycle_set(person=other, stage=Stage.CUSTOMER, reason="Signed on 22 Nov", actor=None)
     factories.buyer_event(person=other, name="webinar_attended", at=NOW - DAY)
     factories.buyer_event(person=other, name="page_view", path="/security", at=NOW - DAY)
 
     html = page(role_client(Role.SALES_REP), ann)
     for text in ("Tiny Media Co", "Signed on", "Webinar attended", "/security", "Student"):
         assert text not in html, text
-    assert 'class="label-value">Sales-ready lead<' in label_block(html, "lifecycle")
+    assert 'class="label-value">Subscriber<' in label_block(html, "lifecycle")
 
     theirs = page(role_client(Role.SALES_REP), other)
     assert 'class="label-value">Customer<' in label_block(theirs, "lifecycle")

@@ -91,9 +91,11 @@ def test_outside_callers_cannot_see_people_accounts_or_forms(
         assert "Ann" not in _html(response)
 
 
-def test_outside_caller_home_is_a_start_page_not_the_people_list(role_client: RoleClient) -> None:
-    response = role_client(Role.OUTSIDE_CALLER).get("/")
-    assert response.status_code == 200
+def test_outside_caller_home_is_their_call_queue_not_the_people_list(
+    role_client: RoleClient,
+) -> None:
+    response = role_client(Role.OUTSIDE_CALLER).get("/", follow=True)
+    assert response.redirect_chain == [("/calls/", 302)]
     assert 'href="/people/"' not in _html(response)
 
 

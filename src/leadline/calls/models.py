@@ -9,6 +9,7 @@ from django.db.models import Q
 from leadline.capture.models import Request
 from leadline.core import clock
 from leadline.core.models import Person, Team, User
+from leadline.routing.models import Touch
 
 
 class Outcome(models.TextChoices):
@@ -60,10 +61,23 @@ class CallTask(models.Model):
     status = models.CharField(max_length=10, choices=TaskStatus.choices, default=TaskStatus.OPEN)
     outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
     outcome_note = models.TextField(blank=True)
+    note_private = models.BooleanField(
+        default=False, help_text="The note is for staff only: outside callers do not see it"
+    )
+    touch = models.ForeignKey(
+        Touch,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The call attempt logging it recorded (routing)",
+    )
     done_at = models.DateTimeField(null=True, blank=True)
     done_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=200, blank=True)
     source = models.CharField(max_length=40, default="manual", help_text="cadence, manual, ...")
     source_ref = models.CharField(
         max_length=80, blank=True, db_index=True, help_text='What made it, e.g. "enrolment:12"'

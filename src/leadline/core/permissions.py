@@ -147,9 +147,34 @@ def access_booking_settings(user: Any) -> bool:
     return _role(user) in SELLERS
 
 
+def access_booking_team_pages(user: Any) -> bool:
+    """Make and change a team's booking page (round robin): managers (their teams), admins."""
+    return _role(user) in {Role.ADMIN, Role.SALES_MANAGER}
+
+
+# Inbound mail ------------------------------------------------------------------------------------
+
+
+def access_inbound_mail(user: Any) -> bool:
+    """The inbound-mail page: the mail read from the mailbox and the webhook, what it matched,
+    what failed (and trying it again). Sellers see replies on the person page and in the inbox."""
+    return _role(user) in {Role.ADMIN, Role.SALES_MANAGER}
+
+
 # Commitments -------------------------------------------------------------------------------------
 
 
 def access_commitments_report(user: Any) -> bool:
     """The report of promises kept and broken, seller by seller."""
     return _role(user) in {Role.ADMIN, Role.SALES_MANAGER}
+
+
+def access_commitment_settle(user: Any, commitment: Any = None) -> bool:
+    """Mark a promise kept, or cancel it: the seller who made it; managers and admins any.
+    Without a commitment: whether the user may settle any at all (their own)."""
+    role = _role(user)
+    if role in {Role.ADMIN, Role.SALES_MANAGER}:
+        return True
+    if role not in STAFF_ROLES:
+        return False
+    return commitment is None or commitment.promised_by_id == user.pk

@@ -54,7 +54,14 @@ from leadline.core.models import (
 )
 from leadline.core.services import person_update
 from leadline.demo import DEMO_LOGINS, DEMO_PASSWORD, banks
+from leadline.demo.booking import booking_demo
+from leadline.demo.cadences import cadences_demo
+from leadline.demo.calls import calls_demo
+from leadline.demo.commitments import commitments_demo
+from leadline.demo.engagement import engagement_demo
+from leadline.demo.inbound import inbound_demo
 from leadline.demo.journeys import JourneyHistory, signals_tasks_drop
+from leadline.demo.outreach import outreach_demo
 from leadline.demo.pdf import TITLE as WHITE_PAPER_TITLE
 from leadline.demo.pdf import white_paper_pdf
 from leadline.demo.selling import (
@@ -932,6 +939,19 @@ def demo_store(plan: DemoPlan, *, progress: Callable[[int], None] = lambda n: No
         journeys.store()
     history_tasks_drop(first_mail_id=first_mail)
     signals_tasks_drop(first_request_id=first_request)
+    # Issue 5's areas are stored as of `recent`: now, on a demo made today; a day past the history
+    # on one made for an older `until`, so that the same plan stores the same rows.
+    recent = min(now, plan.until + dt.timedelta(days=1))
+    booking_demo(now=recent)  # booking pages of the sellers and teams (demo/booking.py)
+    calls_demo(now=recent)  # the outside callers' queue (demo/calls.py)
+    commitments_demo(now=recent)  # promises made in conversations (demo/commitments.py)
+    engagement_demo(now=recent)  # handoffs, decisions, lifecycle stages (demo/engagement.py)
+    inbound_demo(now=recent)  # replies and bounces read from the mailbox (demo/inbound.py)
+    cadences_demo(now=recent)  # sequences of emails, calls and tasks (demo/cadences.py)
+    outreach_demo(now=recent)  # a marketing email through the contact gate (demo/outreach.py)
+    with transaction.atomic():  # what those areas notified before today is sent and read
+        history_settle(first_mail_id=first_mail, first_item_id=first_item, now=now)
+    history_tasks_drop(first_mail_id=first_mail)
     return DemoSummary(
         users=User.objects.count(),
         companies=Account.objects.count(),

@@ -89,8 +89,10 @@ def conversation_log(
     sellers: Sequence[User] = (),
     account: Account | None = None,
     occurred_at: Any = None,
+    private: bool = False,
 ) -> Conversation:
-    """Log a conversation; suggest the pain points it names; move the journeys it shows."""
+    """Log a conversation; suggest the pain points it names; move the journeys it shows.
+    `private`: for staff only (outside callers never see it)."""
     from leadline.journeys.services import signals_evaluate
 
     if kind not in ConversationKind.values:
@@ -111,6 +113,7 @@ def conversation_log(
             account=account,
             occurred_at=at,
             logged_by=logged_by,
+            private=private,
         )
         conversation.people.set(people)
         conversation.sellers.set(sellers)

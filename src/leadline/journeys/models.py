@@ -337,6 +337,9 @@ class Conversation(models.Model):
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=clock.now)
+    private = models.BooleanField(
+        default=False, help_text="For staff only: outside callers never see it"
+    )
 
     class Meta:
         ordering = ["-occurred_at", "-id"]

@@ -54,6 +54,9 @@ class OutgoingMail(Outbound):
     text = models.TextField()
     html = models.TextField(blank=True)
     headers: models.JSONField[dict[str, str]] = models.JSONField(default=dict, blank=True)
+    # Small text files sent with it, e.g. a calendar invitation:
+    # [{"filename": "invite.ics", "content": "BEGIN:VCALENDAR…", "mimetype": "text/calendar"}].
+    attachments: models.JSONField[list[dict[str, str]]] = models.JSONField(default=list, blank=True)
     reason = models.CharField(max_length=80, db_index=True, help_text="Why it was sent")
     subject_ref = models.CharField(
         max_length=80, blank=True, db_index=True, help_text='What it is about, e.g. "request:42"'

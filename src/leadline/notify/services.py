@@ -423,6 +423,33 @@ def _mail_domain() -> str:
     return parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "leadline.localhost"
 
 
+@dataclasses.dataclass(frozen=True)
+class MailAttachment:
+    """A small text file sent with a mail: ("invite.ics", "BEGIN:VCALENDAR…", "text/calendar")."""
+
+    filename: str
+    content: str
+    mimetype: str = "text/plain"
+
+
+ATTACHMENT_MAX_CHARS = 256 * 1024
+
+
+def _mail_attachment_checked(attachment: MailAttachment) -> dict[str, str]:
+    filename = _one_line("attachments", attachment.filename, max_length=200)
+    if "/" in filename or "\\" in filename or '"' in filename:
+        raise ValidationError({"attachments": f"Not a plain file name: {filename!r}"})
+    kind, slash, subtype = attachment.mimetype.partition("/")
+    if (
+        not (kind and slash and subtype)
+        or not f"{kind}{subtype}".replace("-", "").replace(".", "").replace("+", "").isalnum()
+    ):
+        raise ValidationError({"attachments": f"Not a MIME type: {attachment.mimetype!r}"})
+    if len(attachment.content) > ATTACHMENT_MAX_CHARS:
+        raise ValidationError({"attachments": f"{filename} is too large to send by mail."})
+    return {"filename": filename, "content": attachment.content, "mimetype": attachment.mimetype}
+
+
 def mail_send(
     *,
     to: list[str],
@@ -434,14 +461,17 @@ def mail_send(
     person: Person | None = None,
     user: User | None = None,
     subject_ref: str = "",
+    attachments: Sequence[MailAttachment] = (),
 ) -> OutgoingMail:
     """Queue a mail; the worker sends it through the email backend, retrying on failure.
 
     `person`: the prospect it goes to (a sent mail to them is on their timeline, and counts as a
     touch); `user`: the Leadline user it goes to; `reason`: why it is sent, in a word or two
-    ("escalation.breach"); `subject_ref`: what it is about ("request:42").
+    ("escalation.breach"); `subject_ref`: what it is about ("request:42"); `attachments`: small
+    text files to send with it (a calendar invitation), kept with the mail for every attempt.
     """
     recipients = _mail_recipients(to)
+    files = [_mail_attachment_checked(a) for a in attachments]
     subject = _one_line("subject", subject, max_length=300)
     reason = _one_line("reason", reason, max_length=80)
     if len(subject_ref) > 80:
@@ -456,6 +486,7 @@ def mail_send(
             text=text,
             html=html or "",
             headers=dict(headers or {}),
+            attachments=files,
             reason=reason,
             subject_ref=subject_ref,
             person=person,
@@ -477,6 +508,8 @@ def _mail_message(mail: OutgoingMail) -> EmailMultiAlternatives:
     )
     if mail.html:
         message.attach_alternative(mail.html, "text/html")
+    for attachment in mail.attachments:
+        message.attach(attachment["filename"], attachment["content"], attachment["mimetype"])
     return message
 
 

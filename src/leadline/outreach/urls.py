@@ -1,7 +1,11 @@
 """outreach's public pages (no login): signed links only."""
 
-from django.urls import URLPattern, path  # noqa: F401
+from django.urls import URLPattern, path
+
+from leadline.outreach import views
 
 app_name = "outreach"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns: list[URLPattern] = [
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+]

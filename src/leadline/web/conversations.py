@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from leadline.commitments.services import conversation_log_with_commitments
 from leadline.core import clock
 from leadline.core.models import Account, Membership, Person, User
 from leadline.core.permissions import (
@@ -27,7 +28,6 @@ from leadline.core.permissions import (
     access_person_edit,
 )
 from leadline.journeys.conversations import (
-    conversation_log,
     pain_point_create,
     pain_point_decide,
     pain_point_update,
@@ -47,6 +47,7 @@ from leadline.journeys.selectors import (
     pains_said,
 )
 from leadline.web.access import is_htmx, page
+from leadline.web.commitments import PromisesPart, promised_words
 
 SUMMARY_MAX_CHARS = 5000
 QUOTES_MAX_CHARS = 5000
@@ -57,7 +58,7 @@ FUTURE_GRACE = dt.timedelta(minutes=5)
 # Logging a conversation --------------------------------------------------------------------------
 
 
-class ConversationForm(forms.Form):
+class ConversationForm(PromisesPart, forms.Form):  # commitments: the "Promises made" part
     kind = forms.ChoiceField(
         choices=ConversationKind.choices, initial=ConversationKind.CALL, label="What kind"
     )
@@ -93,6 +94,11 @@ class ConversationForm(forms.Form):
         widget=forms.Textarea(
             attrs={"rows": 3, "placeholder": "“Month-end takes us twelve days.”"}
         ),
+    )
+    private = forms.BooleanField(
+        label="Private",
+        required=False,
+        help_text="Staff only: outside callers never see it.",
     )
 
     def __init__(
@@ -238,7 +244,9 @@ def _log(request: HttpRequest, *, person: Person | None, account: Account | None
     if form.is_valid():
         data = form.cleaned_data
         try:
-            conversation = conversation_log(
+            conversation, promised = conversation_log_with_commitments(
+                promises=form.promises(),
+                promised_to=person,
                 kind=data["kind"],
                 summary=data["summary"],
                 quotes=data["quotes"],
@@ -246,11 +254,14 @@ def _log(request: HttpRequest, *, person: Person | None, account: Account | None
                 sellers=list(data["sellers"]),
                 account=form_account,
                 occurred_at=data["occurred_at"],
-                logged_by=request.user,  # type: ignore[arg-type]
+                logged_by=request.user,
+                private=data["private"],
             )
         except ValueError as exc:
             field, _, message = str(exc).partition(": ")
             form.add_error(field if field in form.fields else None, message or str(exc))
+        except ValidationError as exc:  # a promise the commitments service refused
+            form.promise_errors(exc)
     if conversation is None:
         if not is_htmx(request):
             return _log_page(
@@ -265,7 +276,7 @@ def _log(request: HttpRequest, *, person: Person | None, account: Account | None
             said="Not logged: "
             + " ".join(f"{e['label']}: {e['message']}" for e in form.error_summary()),
         )
-    said = _logged_words(conversation, conversation.pain_points.count())
+    said = _logged_words(conversation, conversation.pain_points.count()) + promised_words(promised)
     if not is_htmx(request):
         messages.success(request, said)
         return redirect(f"{detail}#conversation-{conversation.pk}")

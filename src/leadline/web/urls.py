@@ -9,6 +9,7 @@ from leadline.web import (
     committee,
     conversations,
     handoff,
+    inbound,
     inbox,
     journeys,
     outreach,
@@ -106,4 +107,5 @@ urlpatterns += [
     *calls.urlpatterns,
     *booking.urlpatterns,
     *commitments.urlpatterns,
+    *inbound.urlpatterns,
 ]

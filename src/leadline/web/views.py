@@ -16,6 +16,8 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
 
+from leadline.booking.selectors import person_meetings
+from leadline.cadences.selectors import person_cadences
 from leadline.capture.models import PERSON_FIELDS, Form, Request
 from leadline.capture.services import asset_create, form_save
 from leadline.capture.views import embed_snippet, field_specs
@@ -33,6 +35,7 @@ from leadline.insight.labels import person_labels
 from leadline.journeys.selectors import journey_places
 from leadline.web import queries
 from leadline.web.access import is_htmx, page, zone_or_none
+from leadline.web.commitments import commitments_context
 from leadline.web.committee import committee_context
 from leadline.web.conversations import conversations_context
 from leadline.web.forms import (
@@ -44,6 +47,8 @@ from leadline.web.forms import (
     MergeSearchForm,
     PeopleFilterForm,
 )
+from leadline.web.handoff import person_engagement_context
+from leadline.web.outreach import person_contact_context
 
 PAGE_SIZE = 25
 
@@ -81,10 +86,10 @@ def _logged_in(user: Any) -> bool:
 @require_GET
 @page(_logged_in)
 def home(request: HttpRequest) -> HttpResponse:
-    """People first; a role that may not browse people (outside callers) gets a start page."""
+    """People first; a role that may not browse people (outside callers) goes to its calls."""
     if access_people(request.user):
         return redirect("web:people")
-    return render(request, "web/home.html")
+    return redirect("web:calls")
 
 
 # People ----------------------------------------------------------------------------------------
@@ -149,7 +154,12 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "may_move_journeys": access_journey_move(request.user),
     }
     context["labels"] = person_labels(person=person, now=clock.now(), places=places)
+    context.update(person_engagement_context(request, person=person))
     context.update(conversations_context(request, person=person))
+    context.update(person_cadences(person=person))
+    context.update(commitments_context(request, person=person))
+    context.update(person_contact_context(request, person=person))
+    context.update(person_meetings(person=person))
     return render(request, "web/person_detail.html", context)
 
 
