@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import gc
 import os
 import signal
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from leadline.demo import DEMO_LOGINS, DEMO_PASSWORD
 
@@ -113,81 +114,59 @@ def _sweep_forever(interval: float) -> None:
         time.sleep(interval)
 
 
-# The longest the timer loop sleeps: a step added or a clock moved is seen within this.
+# The longest a deadline loop sleeps: a row added or a clock moved is seen within this.
 TIMERS_MAX_SLEEP = 0.5
 
 
-def _timers_forever() -> None:
-    """Do each escalation step when it falls due: sleep until the next one (or a little while,
-    to notice new ones), never on a minute-granular cron."""
-    import logging
-
-    from django.db import close_old_connections
-
+def _escalations() -> list[tuple[Callable[..., int], Callable[[], dt.datetime | None]]]:
+    """Each kind of deadline row the escalation loop does: (fire the due ones, next due)."""
     from leadline.commitments.selectors import commitment_timer_next_due
     from leadline.commitments.services import commitment_timers_fire_due
-    from leadline.core import clock
     from leadline.engagement.selectors import handoff_timer_next_due
     from leadline.engagement.services import handoff_timers_fire_due
     from leadline.routing.selectors import timer_next_due
     from leadline.routing.services import timers_fire_due
 
-    batch = 200
-    while True:
-        wait = TIMERS_MAX_SLEEP
-        try:
-            if timers_fire_due(limit=batch) == batch:
-                continue  # more are due: no sleep
-            # Engagement: a handoff's reminder, missed deadline and handing on.
-            if handoff_timers_fire_due(limit=batch) == batch:
-                continue
-            # Commitments: the promiser's reminders, and promises broken at their due time.
-            if commitment_timers_fire_due(limit=batch) == batch:
-                continue
-            next_due = min(
-                (
-                    due
-                    for due in (
-                        timer_next_due(),
-                        commitment_timer_next_due(),
-                        handoff_timer_next_due(),
-                    )
-                    if due
-                ),
-                default=None,
-            )
-            if next_due is not None:
-                wait = min(wait, max((next_due - clock.now()).total_seconds(), 0.0))
-        except Exception:  # a failed step must never stop the others
-            logging.getLogger("leadline.worker").exception("escalation timers failed")
-        finally:
-            close_old_connections()
-        time.sleep(wait)
+    return [
+        (timers_fire_due, timer_next_due),  # a request's first-touch ladder
+        (handoff_timers_fire_due, handoff_timer_next_due),  # a handoff's accept/reject deadline
+        (commitment_timers_fire_due, commitment_timer_next_due),  # reminders; promises broken
+    ]
 
 
-def _cadences_forever() -> None:
-    """Run each cadence step when it falls due (Enrolment.next_run_at), as the timers above."""
+def _cadence_steps() -> list[tuple[Callable[..., int], Callable[[], dt.datetime | None]]]:
+    from leadline.cadences.selectors import enrolment_next_due
+    from leadline.cadences.services import enrolments_run_due
+
+    return [(enrolments_run_due, enrolment_next_due)]
+
+
+def _deadlines_forever(
+    kinds: list[tuple[Callable[..., int], Callable[[], dt.datetime | None]]], what: str
+) -> None:
+    """Do each kind's rows when they fall due: sleep until the next one (or a little while, to
+    notice new ones), never on a minute-granular cron. One kind failing never stops the others."""
     import logging
 
     from django.db import close_old_connections
 
-    from leadline.cadences.selectors import enrolment_next_due
-    from leadline.cadences.services import enrolments_run_due
     from leadline.core import clock
 
     batch = 200
     while True:
         wait = TIMERS_MAX_SLEEP
-        try:
-            if enrolments_run_due(limit=batch) == batch:
-                continue
-            next_due = enrolment_next_due()
-            if next_due is not None:
-                wait = min(wait, max((next_due - clock.now()).total_seconds(), 0.0))
-        except Exception:  # a failed step must never stop the others
-            logging.getLogger("leadline.worker").exception("cadence steps failed")
-        finally:
-            close_old_connections()
+        for fire_due, next_due in kinds:
+            try:
+                if fire_due(limit=batch) == batch:
+                    wait = 0.0  # more are due: no sleep
+                    continue
+                due = next_due()
+                if due is not None:
+                    wait = min(wait, max((due - clock.now()).total_seconds(), 0.0))
+            except Exception:  # a failed row must never stop the others
+                logging.getLogger("leadline.worker").exception("%s failed", what)
+            finally:
+                close_old_connections()
         time.sleep(wait)
 
 
@@ -200,23 +179,10 @@ def worker(argv: Sequence[str]) -> int:
     from django.core.management import call_command
 
     if args.batch:
-        from leadline.routing.services import timers_fire_due
-
         _sweeps()
-        while timers_fire_due():
-            pass
-        from leadline.commitments.services import commitment_timers_fire_due
-
-        while commitment_timers_fire_due():
-            pass
-        from leadline.engagement.services import handoff_timers_fire_due
-
-        while handoff_timers_fire_due():
-            pass
-        from leadline.cadences.services import enrolments_run_due
-
-        while enrolments_run_due():
-            pass
+        for fire_due, _ in _escalations() + _cadence_steps():
+            while fire_due():
+                pass
         call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0")
         return 0
     # Load the URL map now: notifications link to pages, and the first one would otherwise pay
@@ -231,14 +197,19 @@ def worker(argv: Sequence[str]) -> int:
     # full passes need not scan it again (50-90 ms pauses, some while holding SQLite's lock).
     gc.freeze()
     threading.Thread(target=_sweep_forever, args=(10.0,), daemon=True).start()
-    threading.Thread(target=_timers_forever, daemon=True).start()
+    threading.Thread(
+        target=_deadlines_forever, args=(_escalations(), "escalation timers"), daemon=True
+    ).start()
     from django.conf import settings
 
     if settings.INBOUND_IMAP_URL:  # inbound: read replies and bounces from the mailbox
         from leadline.inbound.imap import imap_poll_forever
 
         threading.Thread(target=imap_poll_forever, daemon=True).start()
-    threading.Thread(target=_cadences_forever, daemon=True).start()
+    # Cadence steps send mail and make tasks: their own loop, so escalations never wait on them.
+    threading.Thread(
+        target=_deadlines_forever, args=(_cadence_steps(), "cadence steps"), daemon=True
+    ).start()
     call_command("db_worker", "--interval", str(args.interval), "--no-startup-delay")
     return 0
 

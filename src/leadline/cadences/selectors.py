@@ -21,6 +21,7 @@ from leadline.cadences.models import (
     TaskStatus,
     Waiting,
 )
+from leadline.core.deadlines import next_due
 from leadline.core.models import Person, User
 from leadline.routing.models import Ownership
 
@@ -56,14 +57,12 @@ def person_zone(person: Person, owner: User | None) -> str:
 
 def enrolment_next_due() -> dt.datetime | None:
     """When the next cadence step falls due, if any is waiting."""
-    return (
-        Enrolment.objects.filter(
-            status=EnrolmentStatus.ACTIVE, waiting_on=Waiting.TIME, next_run_at__isnull=False
-        )
-        .order_by("next_run_at")
-        .values_list("next_run_at", flat=True)
-        .first()
-    )
+    return next_due(enrolments_waiting(), field="next_run_at")
+
+
+def enrolments_waiting() -> QuerySet[Enrolment]:
+    """Active enrolments whose next step waits for a time (not for a call's outcome)."""
+    return Enrolment.objects.filter(status=EnrolmentStatus.ACTIVE, waiting_on=Waiting.TIME)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Cadences: editing them, enrolling people, running their steps, taking people out.
 
 The engine: an active enrolment's `next_run_at` is a deadline row. The worker's cadence loop
-(cli._cadences_forever → enrolments_run_due) runs each due step in its own transaction: it first
+(cli._deadlines_forever → enrolments_run_due) runs each due step in its own transaction: it first
 checks whether the person should leave (a reply, a meeting, an unsubscribe, a bounce since they
 were enrolled; another owner; another journey step), then waits for the person's business hours,
 then asks outreach whether the touch may happen now (contact_reserve) and does it. Waits and
@@ -41,11 +41,12 @@ from leadline.cadences.models import (
     TaskStatus,
     Waiting,
 )
-from leadline.cadences.selectors import person_owner, person_zone
+from leadline.cadences.selectors import enrolments_waiting, person_owner, person_zone
 from leadline.calls.models import CallTask, Outcome
 from leadline.calls.services import call_task_create, call_tasks_cancel
 from leadline.capture.models import Request, RequestKind, RequestStatus
 from leadline.core import clock
+from leadline.core.deadlines import due_ids
 from leadline.core.models import Membership, Person, PersonEmail, PersonPhone, TimelineEvent, User
 from leadline.core.services import audit_record, timeline_record
 from leadline.engagement.models import PersonLifecycle, Stage
@@ -646,15 +647,7 @@ def enrolment_step_run(*, enrolment_id: int) -> Enrolment | None:
 
 def enrolments_run_due(*, limit: int = 200) -> int:
     """Run every step that is due now, oldest first, at most `limit`; how many ran."""
-    ids = list(
-        Enrolment.objects.filter(
-            status=EnrolmentStatus.ACTIVE,
-            waiting_on=Waiting.TIME,
-            next_run_at__lte=clock.now(),
-        )
-        .order_by("next_run_at", "pk")
-        .values_list("pk", flat=True)[:limit]
-    )
+    ids = due_ids(enrolments_waiting(), field="next_run_at", limit=limit)
     return sum(enrolment_step_run(enrolment_id=pk) is not None for pk in ids)
 
 

@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 
 from leadline.commitments.models import Commitment, CommitmentStatus, CommitmentTimer
 from leadline.core import clock
+from leadline.core.deadlines import next_due
 from leadline.core.models import Person, User
 
 # How many settled promises a person's page shows (newest first).
@@ -82,9 +83,4 @@ def commitments_query(
 
 def commitment_timer_next_due() -> dt.datetime | None:
     """When the next reminder or due time falls, if any is waiting."""
-    return (
-        CommitmentTimer.objects.filter(done_at__isnull=True)
-        .order_by("due_at")
-        .values_list("due_at", flat=True)
-        .first()
-    )
+    return next_due(CommitmentTimer.objects.filter(done_at__isnull=True))

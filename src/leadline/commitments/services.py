@@ -27,6 +27,7 @@ from leadline.commitments.models import (
     CommitmentTimer,
 )
 from leadline.core import clock
+from leadline.core.deadlines import due_ids
 from leadline.core.models import Person, User
 from leadline.core.services import timeline_record
 from leadline.journeys.conversations import conversation_log
@@ -508,9 +509,5 @@ def commitment_timer_fire(*, timer_id: int) -> CommitmentTimer | None:
 
 def commitment_timers_fire_due(*, limit: int = 200) -> int:
     """Do every reminder and break that is due now, oldest first, at most `limit`; how many."""
-    ids = list(
-        CommitmentTimer.objects.filter(done_at__isnull=True, due_at__lte=clock.now())
-        .order_by("due_at", "pk")
-        .values_list("pk", flat=True)[:limit]
-    )
+    ids = due_ids(CommitmentTimer.objects.filter(done_at__isnull=True), limit=limit)
     return sum(commitment_timer_fire(timer_id=pk) is not None for pk in ids)

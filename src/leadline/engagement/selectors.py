@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 
+from leadline.core.deadlines import next_due
 from leadline.core.models import Person, Role, User
 from leadline.engagement.models import (
     UNDECIDED,
@@ -100,12 +101,7 @@ def rejection_reasons(*, active_only: bool = True) -> QuerySet[RejectionReason]:
 
 def handoff_timer_next_due() -> dt.datetime | None:
     """When the next handoff escalation step falls due, if any is waiting."""
-    return (
-        HandoffTimer.objects.filter(done_at__isnull=True)
-        .order_by("due_at")
-        .values_list("due_at", flat=True)
-        .first()
-    )
+    return next_due(HandoffTimer.objects.filter(done_at__isnull=True))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,6 +20,7 @@ from django.db.models import Count, Max, Q
 
 from leadline.capture.models import Request
 from leadline.core import clock
+from leadline.core.deadlines import due_ids
 from leadline.core.models import Membership, Person, Role, Team, User
 from leadline.core.services import audit_record, timeline_record
 from leadline.engagement.models import (
@@ -676,11 +677,7 @@ def handoff_timer_fire(*, timer_id: int) -> HandoffTimer | None:
 
 def handoff_timers_fire_due(*, limit: int = 200) -> int:
     """Do every handoff step due now, oldest first, at most `limit`; how many were done."""
-    ids = list(
-        HandoffTimer.objects.filter(done_at__isnull=True, due_at__lte=clock.now())
-        .order_by("due_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+    ids = due_ids(HandoffTimer.objects.filter(done_at__isnull=True), limit=limit)
     return sum(handoff_timer_fire(timer_id=pk) is not None for pk in ids)
 
 

@@ -23,6 +23,7 @@ from django.db.models.functions import Cast, Concat
 
 from leadline.capture.models import Request, RequestStatus
 from leadline.core import clock
+from leadline.core.deadlines import next_due
 from leadline.core.models import User
 from leadline.notify.models import OutgoingMail, SendStatus
 from leadline.routing.models import RequestRouting, Step, Timer, Touch
@@ -191,9 +192,4 @@ def request_mail_latest(*, request_ids: Iterable[int]) -> dict[int, OutgoingMail
 
 def timer_next_due() -> dt.datetime | None:
     """When the next escalation step falls due, if any is waiting."""
-    return (
-        Timer.objects.filter(done_at__isnull=True)
-        .order_by("due_at")
-        .values_list("due_at", flat=True)
-        .first()
-    )
+    return next_due(Timer.objects.filter(done_at__isnull=True))

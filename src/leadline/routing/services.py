@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from leadline.capture.models import Request, RequestStatus
 from leadline.core import clock
+from leadline.core.deadlines import due_ids
 from leadline.core.models import Role, Team, TimelineEvent, User
 from leadline.core.services import audit_record, timeline_event, timeline_record
 from leadline.notify.models import OutgoingMail, SendStatus
@@ -842,11 +843,7 @@ def timer_fire(*, timer_id: int) -> Timer | None:
 
 def timers_fire_due(*, limit: int = 200) -> int:
     """Do every step that is due now, oldest first, at most `limit`; how many were done."""
-    ids = list(
-        Timer.objects.filter(done_at__isnull=True, due_at__lte=clock.now())
-        .order_by("due_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+    ids = due_ids(Timer.objects.filter(done_at__isnull=True), limit=limit)
     return sum(timer_fire(timer_id=pk) is not None for pk in ids)
 
 
