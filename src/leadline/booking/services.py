@@ -42,7 +42,8 @@ from leadline.calls.services import call_task_log
 from leadline.capture.models import Request, RequestStatus
 from leadline.capture.services import email_normalise, person_create
 from leadline.core import clock
-from leadline.core.models import Person, PersonEmail, Team, User
+from leadline.core.models import Person, Team, User
+from leadline.core.selectors import person_email
 from leadline.core.services import audit_record, timeline_record
 from leadline.engagement.services import handoff_create
 from leadline.notify.services import MailAttachment, mail_send, notify_user
@@ -188,16 +189,6 @@ def _lock_hosts(ids: list[int]) -> None:
 
 def _slot_at(slots: list[Slot], starts_at: dt.datetime) -> Slot | None:
     return next((s for s in slots if s.starts_at == starts_at), None)
-
-
-def _person_email(person: Person) -> str:
-    row = (
-        PersonEmail.objects.filter(person=person)
-        .order_by("-is_primary", "id")
-        .values_list("email", flat=True)
-        .first()
-    )
-    return row or ""
 
 
 def _open_request(person: Person) -> Request | None:
@@ -371,7 +362,7 @@ def _invitations_send(
 ) -> None:
     """The invitation (or its cancellation) to the prospect and to the host, each with the .ics."""
     host, person = meeting.host, meeting.person
-    prospect_email = _person_email(person)
+    prospect_email = person_email(person)
     host_email = host.email
     organizer = host_email or prospect_email
     if not organizer:

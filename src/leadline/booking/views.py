@@ -38,6 +38,7 @@ from leadline.capture.validation import HONEYPOT_FIELD
 from leadline.core import clock
 from leadline.core.models import Person
 from leadline.core.ratelimit import client_ip, rate_limited
+from leadline.core.selectors import person_email
 
 NAME_MAX = 200
 EMAIL_MAX = 254
@@ -153,7 +154,7 @@ def booking_page(request: HttpRequest, slug: str) -> HttpResponse:
         )
     invitation = {"for": request.GET.get("for", "")} if invited else {}
     if request.method == "GET":
-        values = {"name": invited.full_name, "email": _email_of(invited)} if invited else {}
+        values = {"name": invited.full_name, "email": person_email(invited)} if invited else {}
         context = {**_slots_context(page, zone), "values": values, **invitation}
         return render(request, "booking/page.html", context)
     limited = _rate_limited(request)
@@ -216,11 +217,6 @@ def _invited(request: HttpRequest, page: BookingPage) -> Person | Literal[False]
         return False
     person = Person.objects.filter(pk=person_id, merged_into__isnull=True).first()
     return person if person is not None else False
-
-
-def _email_of(person: Person) -> str:
-    found = person.emails.order_by("-is_primary", "pk").first()
-    return found.email if found is not None else ""
 
 
 def _meeting_view(

@@ -47,7 +47,8 @@ from leadline.calls.services import call_task_create, call_tasks_cancel
 from leadline.capture.models import Request, RequestKind, RequestStatus
 from leadline.core import clock
 from leadline.core.deadlines import due_ids
-from leadline.core.models import Membership, Person, PersonEmail, PersonPhone, TimelineEvent, User
+from leadline.core.models import Person, PersonPhone, TimelineEvent, User
+from leadline.core.selectors import person_account, person_email
 from leadline.core.services import audit_record, timeline_record
 from leadline.engagement.models import PersonLifecycle, Stage
 from leadline.journeys.models import JourneyPosition, JourneyStep
@@ -117,21 +118,6 @@ def person_hours(person: Person, owner: User | None) -> WorkingHours:
     return office_hours(person_zone(person, owner))
 
 
-def primary_email(person: Person) -> str:
-    row = PersonEmail.objects.filter(person=person).order_by("-is_primary", "id").first()
-    return row.email if row is not None else ""
-
-
-def _company(person: Person) -> str:
-    held = (
-        Membership.objects.filter(person=person)
-        .select_related("account")
-        .order_by("-is_current", "-created_at")
-        .first()
-    )
-    return held.account.name if held is not None else ""
-
-
 # Merge fields -------------------------------------------------------------------------------------
 
 
@@ -149,9 +135,10 @@ def merge_fields_check(text: str) -> list[str]:
 
 def merge_values(person: Person, owner: User | None) -> dict[str, str]:
     owner_name = (owner.get_full_name() or owner.username) if owner is not None else ""
+    account = person_account(person)
     values = {
         "first_name": person.first_name,
-        "company": _company(person),
+        "company": account.name if account is not None else "",
         "owner_name": owner_name,
     }
     return {
@@ -487,7 +474,7 @@ def _email_run(
     hours: WorkingHours,
 ) -> None:
     person = enrolment.person
-    to = primary_email(person)
+    to = person_email(person)
     if not to:
         _stop(
             enrolment,

@@ -15,8 +15,9 @@ from django.db.models import Q, QuerySet
 
 from leadline.calls.models import CallTask, TaskStatus
 from leadline.core import clock
-from leadline.core.models import Membership, Person, User
+from leadline.core.models import Person, User
 from leadline.core.permissions import access_people, is_outside_caller
+from leadline.core.selectors import person_account
 from leadline.outreach.selectors import (
     contact_check,
     contact_policy,
@@ -178,19 +179,14 @@ def earlier_calls(
 def call_card(*, task: CallTask, viewer: User, at: dt.datetime | None = None) -> CallCard:
     at = at or clock.now()
     person = task.person
-    membership = (
-        Membership.objects.filter(person=person, account__merged_into__isnull=True)
-        .select_related("account")
-        .order_by("-is_current", "-created_at")
-        .first()
-    )
+    account = person_account(person)
     zone = _zone(person)
     contact = contact_now(person=person, at=at)
     return CallCard(
         task=task,
         name=person.full_name or "(no name given)",
         phones=[phone.e164 for phone in person.phones.order_by("created_at", "id")],
-        company=membership.account.name if membership is not None else "",
+        company=account.name if account is not None else "",
         time_zone=str(zone) if zone is not None else "",
         local_time=at.astimezone(zone) if zone is not None else None,
         outside_hours=_outside_hours(person, zone, at) or contact.code == "quiet_hours",

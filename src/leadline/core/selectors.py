@@ -6,7 +6,7 @@ from typing import TypeVar
 
 from django.db.models import Q, QuerySet
 
-from leadline.core.models import Account, Person, TimelineEvent
+from leadline.core.models import Account, Membership, Person, PersonEmail, TimelineEvent
 
 Merged = TypeVar("Merged", Person, Account)
 
@@ -59,3 +59,25 @@ def account_timeline(*, account: Account, limit: int = 200) -> QuerySet[Timeline
         .select_related("actor", "person")
         .distinct()[:limit]
     )
+
+
+def person_email(person: Person) -> str:
+    """The address to write to: their primary one, else the first they gave ("" when none)."""
+    found: str | None = (
+        PersonEmail.objects.filter(person=person)
+        .order_by("-is_primary", "pk")
+        .values_list("email", flat=True)
+        .first()
+    )
+    return found or ""
+
+
+def person_account(person: Person) -> Account | None:
+    """The company they are at now (their latest current membership), if any."""
+    membership = (
+        Membership.objects.filter(person=person, account__merged_into__isnull=True)
+        .select_related("account")
+        .order_by("-is_current", "-created_at")
+        .first()
+    )
+    return membership.account if membership is not None else None

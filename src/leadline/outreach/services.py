@@ -57,7 +57,8 @@ from django.utils.module_loading import import_string
 
 from leadline.capture.models import Consent
 from leadline.core import clock
-from leadline.core.models import Membership, Person, PersonEmail, TimelineEvent, User
+from leadline.core.models import Person, TimelineEvent, User
+from leadline.core.selectors import person_account, person_email
 from leadline.core.services import audit_record, timeline_record
 from leadline.journeys.models import JourneyPosition
 from leadline.notify.services import mail_send
@@ -350,17 +351,12 @@ def merge_fields_unknown(text: str) -> list[str]:
 
 def merge_values(person: Person) -> dict[str, str]:
     """A person's merge fields (a blank one gets a friendly default: "Hi there")."""
-    membership = (
-        Membership.objects.filter(person=person)
-        .select_related("account")
-        .order_by("-is_current", "-created_at")
-        .first()
-    )
+    account = person_account(person)
     values = {
         "first_name": person.first_name,
         "last_name": person.last_name,
         "full_name": person.full_name,
-        "company": membership.account.name if membership else "",
+        "company": account.name if account is not None else "",
     }
     return {name: values[name] or default for name, default in MERGE_FIELDS.items()}
 
@@ -583,15 +579,6 @@ def _recipients_make(newsletter: Newsletter) -> int:
     return len(ids)
 
 
-def _primary_email(person: Person) -> str | None:
-    row = (
-        PersonEmail.objects.filter(person=person)
-        .order_by("-is_primary", "created_at", "pk")
-        .first()
-    )
-    return row.email if row else None
-
-
 def _recipient_send(recipient_id: int) -> None:
     now = clock.now()
     with transaction.atomic():
@@ -603,7 +590,7 @@ def _recipient_send(recipient_id: int) -> None:
         if recipient.status != RecipientStatus.WAITING:
             return
         newsletter, person = recipient.newsletter, recipient.person
-        address = _primary_email(person)
+        address = person_email(person)
         try:
             with transaction.atomic():
                 verdict = contact_reserve(

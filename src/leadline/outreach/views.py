@@ -16,8 +16,8 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from leadline.core.models import Person, PersonEmail
-from leadline.core.selectors import merge_survivor
+from leadline.core.models import Person
+from leadline.core.selectors import merge_survivor, person_email
 from leadline.outreach.models import ContactChannel, ContactPurpose, ContactState, DoNotContact
 from leadline.outreach.services import (
     contact_resubscribe,
@@ -80,10 +80,10 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponseBase:
             contact_resubscribe(person=person, method="link")
         done = action
     state = ContactState.objects.filter(person=person).first()
-    email = PersonEmail.objects.filter(person=person).order_by("-is_primary", "pk").first()
+    email = person_email(person)
     context = {
         "done": done,
-        "email": _masked(email.email) if email else "",
+        "email": _masked(email) if email else "",
         "unsubscribed": bool(state and state.unsubscribed),
         "no_email": DoNotContact.objects.filter(
             person=person, channel=ContactChannel.EMAIL

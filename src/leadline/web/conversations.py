@@ -27,6 +27,7 @@ from leadline.core.permissions import (
     access_pain_points,
     access_person_edit,
 )
+from leadline.core.selectors import person_account
 from leadline.journeys.conversations import (
     pain_point_create,
     pain_point_decide,
@@ -139,16 +140,6 @@ class ConversationForm(PromisesPart, forms.Form):  # commitments: the "Promises 
         return summary
 
 
-def _current_account(person: Person) -> Account | None:
-    membership = (
-        Membership.objects.filter(person=person, account__merged_into__isnull=True)
-        .select_related("account")
-        .order_by("-is_current", "-created_at")
-        .first()
-    )
-    return membership.account if membership is not None else None
-
-
 def _people_choices(*, person: Person | None, account: Account | None) -> QuerySet[Person]:
     """Who may have taken part: the account's people (on a person's page, their colleagues at
     their company, and themselves)."""
@@ -185,7 +176,7 @@ def conversations_context(
     """What the person and account pages need for the Conversations section (and, on a
     person's page, "What they said hurts")."""
     if person is not None:
-        account = _current_account(person)
+        account = person_account(person)
         subject_kind = "person"
         log_url = reverse("web:person_conversation_new", args=[person.pk])
     elif account is not None:
@@ -235,7 +226,7 @@ def _log(request: HttpRequest, *, person: Person | None, account: Account | None
         if person is not None
         else reverse("web:account", args=[account.pk])  # type: ignore[union-attr]
     )
-    form_account = _current_account(person) if person is not None else account
+    form_account = person_account(person) if person is not None else account
     if request.method == "GET":
         form = _conversation_form(request, person=person, account=form_account)
         return _log_page(request, person=person, account=account, form=form, detail=detail)
