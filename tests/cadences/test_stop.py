@@ -81,7 +81,8 @@ def test_the_stop_button_stops_one_enrolment_and_names_who() -> None:
 
 
 def test_merge_fields_are_filled_in_never_run() -> None:
-    from leadline.cadences.services import merge_fields_check, merge_render
+    from leadline.cadences.services import merge_fields_check
+    from leadline.notify.merge import merge_render
 
     values = {"first_name": "<b>Ann</b>", "company": "{% now 'Y' %}", "owner_name": "Rita"}
     text = "Hi {{ first_name }} at {{company}} — {{ unknown }}, {{ owner_name }}"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import re
 from dataclasses import dataclass, field
 from email.utils import formataddr, parseaddr
 from typing import Any
@@ -52,6 +51,7 @@ from leadline.core.selectors import person_account, person_email
 from leadline.core.services import audit_record, timeline_record
 from leadline.engagement.models import PersonLifecycle, Stage
 from leadline.journeys.models import JourneyPosition, JourneyStep
+from leadline.notify.merge import merge_fields_unknown, merge_render
 from leadline.notify.services import mail_send
 from leadline.outreach.selectors import Verdict, contact_check
 from leadline.outreach.services import (
@@ -79,7 +79,6 @@ REFUSAL_STOPS: dict[str, str] = {
 
 MERGE_FIELDS = ("first_name", "company", "owner_name")
 MERGE_FALLBACKS = {"first_name": "there", "company": "your company", "owner_name": "The team"}
-_MERGE_FIELD = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.|:\"' ]*?)\s*\}\}")
 
 MAIL_REASON = "cadence.email"
 
@@ -126,10 +125,9 @@ def merge_fields_check(text: str) -> list[str]:
     problems = []
     if "{%" in text or "%}" in text:
         problems.append("Template tags ({% … %}) are not allowed; use {{ first_name }} and co.")
-    for name in _MERGE_FIELD.findall(text):
-        if name not in MERGE_FIELDS:
-            allowed = ", ".join("{{ " + f + " }}" for f in MERGE_FIELDS)
-            problems.append(f"Unknown merge field {{{{ {name} }}}}; use {allowed}.")
+    allowed = ", ".join("{{ " + f + " }}" for f in MERGE_FIELDS)
+    for name in merge_fields_unknown(text, MERGE_FIELDS):
+        problems.append(f"Unknown merge field {{{{ {name} }}}}; use {allowed}.")
     return problems
 
 
@@ -144,19 +142,6 @@ def merge_values(person: Person, owner: User | None) -> dict[str, str]:
     return {
         name: " ".join(value.split()) or MERGE_FALLBACKS[name] for name, value in values.items()
     }
-
-
-def merge_render(text: str, values: dict[str, str], *, html: bool = False) -> str:
-    """Put the values in place of {{ field }}: plain substitution, never a template engine, so
-    nothing a user writes can run. In HTML the values are escaped."""
-
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
-            return match.group(0)
-        return str(escape(values[name])) if html else values[name]
-
-    return _MERGE_FIELD.sub(value, text)
 
 
 # Taking people out --------------------------------------------------------------------------------

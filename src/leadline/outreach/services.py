@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html as html_lib
-import re
 from typing import Any
 
 from django.conf import settings
@@ -61,6 +60,7 @@ from leadline.core.models import Person, TimelineEvent, User
 from leadline.core.selectors import person_account, person_email
 from leadline.core.services import audit_record, timeline_record
 from leadline.journeys.models import JourneyPosition
+from leadline.notify.merge import merge_fields_unknown, merge_render
 from leadline.notify.services import mail_send
 from leadline.outreach.models import (
     Audience,
@@ -336,17 +336,12 @@ def contact_policy_update(*, changes: dict[str, Any], actor: User | None) -> Con
 
 # Merge fields -----------------------------------------------------------------------------------
 
-MERGE_FIELD = re.compile(r"\{\{\s*([A-Za-z_]+)\s*\}\}")
 MERGE_FIELDS = {
     "first_name": "there",
     "last_name": "",
     "full_name": "there",
     "company": "your company",
 }
-
-
-def merge_fields_unknown(text: str) -> list[str]:
-    return sorted({m for m in MERGE_FIELD.findall(text) if m not in MERGE_FIELDS})
 
 
 def merge_values(person: Person) -> dict[str, str]:
@@ -359,17 +354,6 @@ def merge_values(person: Person) -> dict[str, str]:
         "company": account.name if account is not None else "",
     }
     return {name: values[name] or default for name, default in MERGE_FIELDS.items()}
-
-
-def merge_render(text: str, *, values: dict[str, str], html: bool = False) -> str:
-    """Fill in {{ field }}; nothing else in the text is interpreted (no template tags, so a
-    marketer's text cannot reach into the product). In HTML the values are escaped."""
-
-    def fill(match: re.Match[str]) -> str:
-        value = values.get(match.group(1), match.group(0))
-        return html_lib.escape(value) if html else value
-
-    return MERGE_FIELD.sub(fill, text)
 
 
 def _text_footer(url: str) -> str:
@@ -390,11 +374,11 @@ def newsletter_render(*, newsletter: Newsletter, person: Person) -> tuple[str, s
     """(subject, text, html) for one person, with the unsubscribe link in text and html."""
     values = merge_values(person)
     url = unsubscribe_url(person=person)
-    subject = merge_render(newsletter.subject, values=values).replace("\n", " ")
-    text = merge_render(newsletter.text, values=values).rstrip() + _text_footer(url)
+    subject = merge_render(newsletter.subject, values).replace("\n", " ")
+    text = merge_render(newsletter.text, values).rstrip() + _text_footer(url)
     body = ""
     if newsletter.html.strip():
-        body = merge_render(newsletter.html, values=values, html=True)
+        body = merge_render(newsletter.html, values, html=True)
         footer = _html_footer(url)
         body = (
             body.replace("</body>", footer + "</body>", 1) if "</body>" in body else body + footer
@@ -418,7 +402,7 @@ NEWSLETTER_FIELDS = (
 def _newsletter_clean(newsletter: Newsletter) -> None:
     errors: dict[str, list[str]] = {}
     for name in ("subject", "text", "html"):
-        if unknown := merge_fields_unknown(getattr(newsletter, name)):
+        if unknown := merge_fields_unknown(getattr(newsletter, name), MERGE_FIELDS):
             known = ", ".join("{{ " + f + " }}" for f in MERGE_FIELDS)
             errors.setdefault(name, []).append(
                 f"Unknown merge field {', '.join(unknown)}; use {known}"
