@@ -18,6 +18,7 @@ from leadline.commitments.services import (
     commitment_timer_fire,
 )
 from leadline.core import clock
+from leadline.demo.selling import timers_replay
 from leadline.journeys.models import Conversation
 from leadline.notify.models import InboxItem, OutgoingMail
 
@@ -90,8 +91,6 @@ def commitments_demo(*, now: dt.datetime) -> int:
 
 def _fire_until(promise: Commitment, *, until: dt.datetime) -> None:
     """Its reminders and due time up to `until`, each at its own moment."""
-    for timer in CommitmentTimer.objects.filter(
-        commitment=promise, done_at__isnull=True, due_at__lte=until
-    ).order_by("due_at"):
-        with clock.frozen_at(timer.due_at):
-            commitment_timer_fire(timer_id=timer.pk)
+    timers_replay(
+        CommitmentTimer.objects.filter(commitment=promise), fire=commitment_timer_fire, until=until
+    )

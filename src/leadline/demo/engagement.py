@@ -17,6 +17,7 @@ from django.db.models import Max
 from leadline.capture.models import Request
 from leadline.core import clock
 from leadline.core.models import Role, User
+from leadline.demo.selling import timers_replay
 from leadline.engagement.models import (
     Handoff,
     HandoffTimer,
@@ -53,11 +54,9 @@ def _next_id(model: type[OutgoingMail] | type[InboxItem]) -> int:
 
 
 def _fire_until(handoff: Handoff, *, until: dt.datetime) -> None:
-    for timer in HandoffTimer.objects.filter(
-        handoff=handoff, done_at__isnull=True, due_at__lte=until
-    ).order_by("due_at"):
-        with clock.frozen_at(timer.due_at):
-            handoff_timer_fire(timer_id=timer.pk)
+    timers_replay(
+        HandoffTimer.objects.filter(handoff=handoff), fire=handoff_timer_fire, until=until
+    )
 
 
 def engagement_demo(*, now: dt.datetime) -> int:

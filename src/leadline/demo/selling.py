@@ -25,7 +25,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django_tasks import TaskResultStatus, task_backends
 from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
@@ -278,13 +278,20 @@ class SellerCache:
 def ladder_catch_up(*, first_request_id: int, now: dt.datetime) -> int:
     """Do every step of this run's requests still waiting though due by `now`, each at its due
     time, in due order. The replay does them per person; this makes sure. How many were done."""
-    due = Timer.objects.filter(
-        request_id__gte=first_request_id, done_at__isnull=True, due_at__lte=now
-    ).order_by("due_at", "pk")
+    return timers_replay(
+        Timer.objects.filter(request_id__gte=first_request_id), fire=timer_fire, until=now
+    )
+
+
+def timers_replay(timers: QuerySet[Any], *, fire: Callable[..., object], until: dt.datetime) -> int:
+    """Do each of `timers` (deadline rows with `due_at` and `done_at`) still waiting though due
+    by `until`, each at its own due time, in due order, as the worker would have. How many
+    were done."""
+    due = timers.filter(done_at__isnull=True, due_at__lte=until).order_by("due_at", "pk")
     done = 0
     for timer_id, due_at in list(due.values_list("pk", "due_at")):
         with clock.frozen_at(due_at):
-            done += timer_fire(timer_id=timer_id) is not None
+            done += fire(timer_id=timer_id) is not None
     return done
 
 
