@@ -27,7 +27,7 @@ from leadline.commitments.models import (
     CommitmentTimer,
 )
 from leadline.core import clock
-from leadline.core.deadlines import due_ids
+from leadline.core.deadlines import due_ids, due_row_locked
 from leadline.core.models import Person, User
 from leadline.core.services import timeline_record
 from leadline.journeys.conversations import conversation_log
@@ -482,11 +482,7 @@ def commitment_timer_fire(*, timer_id: int) -> CommitmentTimer | None:
     worker holds it)."""
     at = clock.now()
     with transaction.atomic():
-        timer = (
-            CommitmentTimer.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk=timer_id, done_at__isnull=True, due_at__lte=at)
-            .first()
-        )
+        timer = due_row_locked(CommitmentTimer.objects.all(), pk=timer_id, at=at)
         if timer is None:
             return None
         commitment = (

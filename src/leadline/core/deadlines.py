@@ -5,11 +5,13 @@ commitment timers, cadence steps); these two reads are the same for all of them.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 from leadline.core import clock
+
+Row = TypeVar("Row", bound=Model)
 
 
 def due_ids(waiting: QuerySet[Any], *, field: str = "due_at", limit: int) -> list[int]:
@@ -30,3 +32,14 @@ def next_due(waiting: QuerySet[Any], *, field: str = "due_at") -> dt.datetime | 
         .first()
     )
     return found
+
+
+def due_row_locked(rows: QuerySet[Row], *, pk: int, at: dt.datetime) -> Row | None:
+    """Row `pk` of deadline `rows` (with `due_at` and `done_at`), locked for this transaction,
+    if it is still to do at `at`; None when it is done, not due, or another worker holds it, so
+    each row is done once. Call inside the transaction that does it and marks it done."""
+    return (
+        rows.select_for_update(skip_locked=True, of=("self",))
+        .filter(pk=pk, done_at__isnull=True, due_at__lte=at)
+        .first()
+    )

@@ -20,7 +20,7 @@ from django.db.models import Count, Max, Q
 
 from leadline.capture.models import Request
 from leadline.core import clock
-from leadline.core.deadlines import due_ids
+from leadline.core.deadlines import due_ids, due_row_locked
 from leadline.core.models import Membership, Person, Role, Team, User
 from leadline.core.services import audit_record, timeline_record
 from leadline.engagement.models import (
@@ -652,11 +652,7 @@ def handoff_timer_fire(*, timer_id: int) -> HandoffTimer | None:
     None when there was nothing to do."""
     at = clock.now()
     with transaction.atomic():
-        timer = (
-            HandoffTimer.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk=timer_id, done_at__isnull=True, due_at__lte=at)
-            .first()
-        )
+        timer = due_row_locked(HandoffTimer.objects.all(), pk=timer_id, at=at)
         if timer is None:
             return None
         handoff = (

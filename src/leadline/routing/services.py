@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from leadline.capture.models import Request, RequestStatus
 from leadline.core import clock
-from leadline.core.deadlines import due_ids
+from leadline.core.deadlines import due_ids, due_row_locked
 from leadline.core.models import Role, Team, TimelineEvent, User
 from leadline.core.services import audit_record, timeline_event, timeline_record
 from leadline.notify.models import OutgoingMail, SendStatus
@@ -813,11 +813,8 @@ def timer_fire(*, timer_id: int) -> Timer | None:
     holds it)."""
     at = clock.now()
     with transaction.atomic():
-        timer = (
-            Timer.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("request__person", "request__account")
-            .filter(pk=timer_id, done_at__isnull=True, due_at__lte=at)
-            .first()
+        timer = due_row_locked(
+            Timer.objects.select_related("request__person", "request__account"), pk=timer_id, at=at
         )
         if timer is None:
             return None
