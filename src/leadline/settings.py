@@ -81,6 +81,8 @@ INSTALLED_APPS = [
     "leadline.booking",
     "leadline.inbound",
     "leadline.commitments",
+    "leadline.campaigns",
+    "leadline.imports",
     "leadline.insight",
     "leadline.web",
     "leadline.api",

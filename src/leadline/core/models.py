@@ -80,6 +80,11 @@ class Account(models.Model):
     culture_notes = models.TextField(
         blank=True, help_text="How this company decides: politics, culture, who really signs."
     )
+    # Custom fields: what an import or a form brought that has no column of its own ("Lead
+    # Origin": "API"), and when each was last set, so insight can tell a field filled in after
+    # the outcome from one known before it.
+    attributes: models.JSONField[Any] = models.JSONField(default=dict, blank=True)
+    attributes_at: models.JSONField[Any] = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=clock.now)
     updated_at = models.DateTimeField(default=clock.now)
     merged_into = models.ForeignKey(
@@ -124,6 +129,11 @@ class Person(models.Model):
     preferred_hours = models.CharField(max_length=120, blank=True, help_text='e.g. "mornings"')
     time_zone = models.CharField(max_length=64, blank=True)
     country = models.CharField(max_length=2, blank=True)
+    # Custom fields: what an import or a form brought that has no column of its own ("Lead
+    # Origin": "API"), and when each was last set, so insight can tell a field filled in after
+    # the outcome from one known before it.
+    attributes: models.JSONField[Any] = models.JSONField(default=dict, blank=True)
+    attributes_at: models.JSONField[Any] = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=clock.now, db_index=True)
     updated_at = models.DateTimeField(default=clock.now)
     merged_into = models.ForeignKey(

@@ -7,12 +7,14 @@ person so that "everyone at stage X" is one indexed query.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 
 from leadline.capture.models import Form, Request
 from leadline.core import clock
-from leadline.core.models import Person, Team, User
+from leadline.core.models import Account, Person, Team, User
 
 
 class Stage(models.TextChoices):
@@ -205,9 +207,16 @@ class OpportunityStatus(models.TextChoices):
 
 
 class Opportunity(models.Model):
-    """A deal sales is working, opened when a handoff is accepted; closed won or lost."""
+    """A deal sales is working, opened when a handoff is accepted (or imported); closed won or
+    lost. It belongs to a person, to an account's buying group, or to both."""
 
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="opportunities")
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.CASCADE, related_name="opportunities"
+    )
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="opportunities"
+    )
+    name = models.CharField(max_length=200, blank=True)
     handoff = models.OneToOneField(
         Handoff, null=True, blank=True, on_delete=models.SET_NULL, related_name="opportunity"
     )
@@ -224,9 +233,17 @@ class Opportunity(models.Model):
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     close_note = models.TextField(blank=True)
+    # Custom fields (product, sales agent, ...) and when each was set, as on Person.
+    attributes: models.JSONField[Any] = models.JSONField(default=dict, blank=True)
+    attributes_at: models.JSONField[Any] = models.JSONField(default=dict, blank=True)
 
     class Meta:
+        indexes = [models.Index(fields=["status", "closed_at"], name="opportunity_status")]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(person__isnull=False) | Q(account__isnull=False),
+                name="opportunity_person_or_account",
+            ),
             models.CheckConstraint(
                 condition=Q(status="open") | Q(closed_at__isnull=False),
                 name="closed_opportunity_has_date",
@@ -238,7 +255,7 @@ class Opportunity(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Opportunity with {self.person} ({self.get_status_display()})"
+        return f"Opportunity with {self.person or self.account} ({self.get_status_display()})"
 
 
 class QualificationMark(models.Model):

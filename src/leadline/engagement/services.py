@@ -451,17 +451,20 @@ def opportunity_close(
         won = outcome == OpportunityStatus.WON
         said = f": {note.strip()}" if note.strip() else ""
         money = f" ({opportunity.amount:,.2f})" if opportunity.amount is not None else ""
-        lifecycle_set(
-            person=opportunity.person,
-            stage=Stage.CUSTOMER if won else Stage.RECYCLED,
-            reason=(f"Won{money}, closed by {actor}" if won else f"Lost, closed by {actor}") + said,
-            actor=actor,
-            at=at,
-        )
+        if opportunity.person is not None:  # an account's deal has no one person's stage
+            lifecycle_set(
+                person=opportunity.person,
+                stage=Stage.CUSTOMER if won else Stage.RECYCLED,
+                reason=(f"Won{money}, closed by {actor}" if won else f"Lost, closed by {actor}")
+                + said,
+                actor=actor,
+                at=at,
+            )
         timeline_record(
             kind=f"opportunity.{outcome}",
             summary=f"Opportunity {'won' if won else 'lost'}{money}{said}",
             person=opportunity.person,
+            account=opportunity.account,
             actor=actor,
             occurred_at=at,
             data={"opportunity_id": opportunity.pk, "amount": str(opportunity.amount or "")},

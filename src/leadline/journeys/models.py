@@ -276,6 +276,7 @@ class EventSource(models.TextChoices):
     WEB = "web", "Website"
     API = "api", "Events API"
     MAIL = "mail", "Email"
+    IMPORT = "import", "Imported"
 
 
 class Event(models.Model):

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import URLPattern, path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -306,6 +306,8 @@ def opportunity_close_view(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             errors = _errors(exc)
     person = opportunity.person
+    if person is None:  # the person page closes a person's deals; an account's are elsewhere
+        raise Http404("This opportunity belongs to an account, not a person")
     if errors:
         if is_htmx(request):
             return _person_card(

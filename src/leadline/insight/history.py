@@ -1,0 +1,240 @@
+"""The history insight learns from, as pandas frames: who the people, accounts and
+opportunities are (their fields, and when each became known), what they did (events), where
+they went on a journey (step visits) and how their deals ended.
+
+Every analysis (transitions, prediction, attribution) starts from these frames, so each reads
+the database the same way, in a fixed number of queries, streamed in chunks. Nothing here
+writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+import pandas as pd
+from django.db.models import QuerySet
+
+from leadline.capture.models import Request
+from leadline.core.models import Account, Membership, Person
+from leadline.engagement.models import Handoff, HandoffStatus, Opportunity
+from leadline.journeys.models import Event, JourneyRemoval, JourneyStep, JourneyTransition
+
+Kind = Literal["person", "account", "opportunity"]
+CHUNK = 20_000
+
+# The fields every person has without an import, by the names people see. Imported custom
+# fields keep their own names beside these.
+PERSON_FIELDS = ("Country", "Preferred channel", "Lead source", "First campaign", "First form")
+ACCOUNT_FIELDS = ("Industry", "Employees", "Account country")
+# The latest handoff's result: sales' verdict on the lead, fed back as a field (the lead
+# quality loop). Known only when sales decided, which its time stamp says.
+HANDOFF_FIELD = "Sales verdict"
+
+
+def _rows(queryset: QuerySet[Any, Any], fields: Sequence[str]) -> Iterable[tuple[Any, ...]]:
+    return queryset.values_list(*fields).iterator(chunk_size=CHUNK)
+
+
+def _frame(queryset: QuerySet[Any, Any], fields: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame.from_records(list(_rows(queryset, fields)), columns=list(fields))
+
+
+def _utc(series: pd.Series) -> pd.Series:
+    return pd.to_datetime(series, utc=True)
+
+
+def subjects_frame(
+    kind: Kind, *, ids: Sequence[int] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`(values, known_at)` for people, accounts or opportunities: index = the object's id, one
+    column per field (custom attributes and the standard fields above), values as stored (str,
+    int, float, bool; None where missing). `known_at` has the same shape: when each value became
+    known (UTC; NaT where nobody recorded it)."""
+    model = {"person": Person, "account": Account, "opportunity": Opportunity}[kind]
+    queryset = model.objects.all()  # type: ignore[attr-defined]
+    if kind != "opportunity":
+        queryset = queryset.filter(merged_into__isnull=True)
+    if ids is not None:
+        queryset = queryset.filter(pk__in=list(ids))
+    standard: tuple[str, ...] = ()
+    created = "opened_at" if kind == "opportunity" else "created_at"
+    columns = ["id", "attributes", "attributes_at", created]
+    if kind == "person":
+        columns += ["country", "preferred_channel"]
+    elif kind == "account":
+        columns += ["industry", "employees", "country"]
+        standard = ACCOUNT_FIELDS
+    values: dict[int, dict[str, Any]] = {}
+    known: dict[int, dict[str, Any]] = {}
+    for row in _rows(queryset.order_by("pk"), columns):
+        pk, attributes, attributes_at, created_at, *rest = row
+        values[pk] = dict(attributes or {})
+        known[pk] = dict(attributes_at or {})
+        if kind == "person":
+            country, channel = rest
+            values[pk].update({"Country": country or None, "Preferred channel": channel or None})
+            known[pk].update({"Country": created_at, "Preferred channel": created_at})
+        elif kind == "account":
+            for name, value in zip(standard, rest, strict=True):
+                values[pk][name] = value if value not in ("", None) else None
+                known[pk][name] = created_at
+    if kind == "person":
+        _person_requests(values, known, ids)
+        _person_verdicts(values, known, ids)
+    frame = pd.DataFrame.from_dict(values, orient="index")
+    times = pd.DataFrame.from_dict(known, orient="index").reindex(
+        index=frame.index, columns=frame.columns
+    )
+    times = times.apply(lambda column: _utc(column)) if len(times.columns) else times
+    frame.index.name = times.index.name = "id"
+    return frame, times
+
+
+def _person_requests(
+    values: dict[int, dict[str, Any]], known: dict[int, dict[str, Any]], ids: Sequence[int] | None
+) -> None:
+    """The first request's source, campaign and form: how the person first raised a hand."""
+    requests = Request.objects.order_by("person_id", "created_at", "pk")
+    if ids is not None:
+        requests = requests.filter(person_id__in=list(ids))
+    seen: set[int] = set()
+    fields = ("person_id", "source", "campaign", "utm_campaign", "form__name", "created_at")
+    for person_id, source, campaign, utm_campaign, form, at in _rows(requests, fields):
+        if person_id in seen or person_id not in values:
+            continue
+        seen.add(person_id)
+        values[person_id].update(
+            {
+                "Lead source": source or None,
+                "First campaign": campaign or utm_campaign or None,
+                "First form": form or None,
+            }
+        )
+        for name in ("Lead source", "First campaign", "First form"):
+            known[person_id][name] = at
+
+
+def _person_verdicts(
+    values: dict[int, dict[str, Any]], known: dict[int, dict[str, Any]], ids: Sequence[int] | None
+) -> None:
+    handoffs = Handoff.objects.exclude(status=HandoffStatus.OPEN)
+    handoffs = handoffs.order_by("person_id", "created_at")
+    if ids is not None:
+        handoffs = handoffs.filter(person_id__in=list(ids))
+    fields = ("person_id", "status", "reason__name", "decided_at")
+    for person_id, status, reason, decided_at in _rows(handoffs, fields):
+        if person_id in values:  # the latest wins: rows come oldest first
+            values[person_id][HANDOFF_FIELD] = f"{status}: {reason}" if reason else status
+            known[person_id][HANDOFF_FIELD] = decided_at
+
+
+def events_frame(
+    *, person_ids: Sequence[int] | None = None, until: dt.datetime | None = None
+) -> pd.DataFrame:
+    """Every event joined to a person: columns person_id (int), name (category), at (UTC),
+    campaign, channel, content (from the event's properties, "" where absent) — oldest first."""
+    events = Event.objects.filter(person__isnull=False).order_by("occurred_at", "pk")
+    if person_ids is not None:
+        events = events.filter(person_id__in=list(person_ids))
+    if until is not None:
+        events = events.filter(occurred_at__lt=until)
+    records = []
+    for person_id, name, at, properties in _rows(
+        events, ("person_id", "name", "occurred_at", "properties")
+    ):
+        properties = properties or {}
+        records.append(
+            (
+                person_id,
+                name,
+                at,
+                str(properties.get("campaign") or properties.get("utm_campaign") or ""),
+                str(properties.get("channel") or properties.get("utm_medium") or ""),
+                str(properties.get("content") or properties.get("utm_content") or ""),
+            )
+        )
+    frame = pd.DataFrame.from_records(
+        records, columns=["person_id", "name", "at", "campaign", "channel", "content"]
+    )
+    frame["name"] = frame["name"].astype("category")
+    frame["at"] = _utc(frame["at"])
+    return frame
+
+
+def opportunities_frame() -> pd.DataFrame:
+    """Columns id, person_id, account_id (nullable Int64), name, status (open/won/lost), amount
+    (float, NaN when unknown), opened_at, closed_at (UTC; NaT while open)."""
+    fields = (
+        "id", "person_id", "account_id", "name", "status", "amount", "opened_at", "closed_at"
+    )  # fmt: skip
+    frame = _frame(Opportunity.objects.order_by("pk"), fields)
+    for column in ("person_id", "account_id"):
+        frame[column] = frame[column].astype("Int64")
+    frame["amount"] = pd.to_numeric(frame["amount"], errors="coerce").astype(float)
+    frame["opened_at"] = _utc(frame["opened_at"])
+    frame["closed_at"] = _utc(frame["closed_at"])
+    return frame
+
+
+def memberships_frame() -> pd.DataFrame:
+    """Current memberships: columns person_id, account_id (a person may have several)."""
+    return _frame(
+        Membership.objects.filter(is_current=True).order_by("pk"), ("person_id", "account_id")
+    )
+
+
+def step_visits_frame(journey_id: int) -> pd.DataFrame:
+    """Each stay of a person or an account at a step of one journey, from its transitions.
+
+    Columns: subject ("person"/"account"), subject_id, step_id, position, step_name,
+    entered_at, left_at (NaT while they are still there), next_step_id and next_position (NA
+    when they have not moved, or were taken off the journey), removed (True when a removal by
+    hand ended the stay: they did not move on, and are no longer waiting either)."""
+    steps = {
+        pk: (position, name)
+        for pk, position, name in JourneyStep.objects.filter(journey_id=journey_id).values_list(
+            "pk", "position", "name"
+        )
+    }
+    transitions = _frame(
+        JourneyTransition.objects.filter(journey_id=journey_id).order_by("at", "pk"),
+        ("person_id", "account_id", "to_step_id", "at"),
+    )
+    removals = _frame(
+        JourneyRemoval.objects.filter(journey_id=journey_id).order_by("at", "pk"),
+        ("person_id", "account_id", "at"),
+    )
+    columns = [
+        "subject", "subject_id", "step_id", "position", "step_name", "entered_at", "left_at",
+        "next_step_id", "next_position", "removed",
+    ]  # fmt: skip
+    moves: dict[tuple[str, int], list[tuple[Any, Any]]] = {}
+    for person_id, account_id, to_step_id, at in transitions.itertuples(index=False):
+        key = ("person", int(person_id)) if pd.notna(person_id) else ("account", int(account_id))
+        moves.setdefault(key, []).append((at, to_step_id))
+    for person_id, account_id, at in removals.itertuples(index=False):
+        key = ("person", int(person_id)) if pd.notna(person_id) else ("account", int(account_id))
+        moves.setdefault(key, []).append((at, None))
+    records: list[tuple[Any, ...]] = []
+    for (subject, subject_id), path in moves.items():
+        path.sort(key=lambda move: move[0])
+        for (entered_at, step_id), following in zip(path, [*path[1:], None], strict=True):
+            if step_id is None:
+                continue  # a removal is the end of a stay, not a stay
+            position, name = steps[step_id]
+            left_at, next_step_id, next_position, removed = None, None, None, False
+            if following is not None:
+                left_at, next_step_id = following
+                removed = next_step_id is None
+                next_position = None if removed else steps[next_step_id][0]
+            stay = (subject, subject_id, step_id, position, name, entered_at)
+            records.append((*stay, left_at, next_step_id, next_position, removed))
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    frame["entered_at"] = _utc(frame["entered_at"])
+    frame["left_at"] = _utc(frame["left_at"])
+    for column in ("next_step_id", "next_position"):
+        frame[column] = frame[column].astype("Int64")
+    frame["removed"] = frame["removed"].astype(bool)
+    return frame
