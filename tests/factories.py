@@ -568,3 +568,15 @@ def commitment(
     if "due_on" not in extra:
         extra.setdefault("due_at", clock.now() + dt.timedelta(days=3))
     return commitment_make(person=person or _a_person(), promised_by=promised_by or user(), **extra)
+
+
+# Imports -----------------------------------------------------------------------------------------
+
+
+# Transitions -------------------------------------------------------------------------------------
+
+
+# Prediction --------------------------------------------------------------------------------------
+
+
+# Attribution and campaigns -----------------------------------------------------------------------

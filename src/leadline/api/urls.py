@@ -4,17 +4,22 @@ from ninja import NinjaAPI, Swagger
 
 from leadline.api import (
     accounts,
+    attribution,
     auth,
     booking,
     cadences,
     calls,
+    campaigns,
     capture,
     commitments,
     conversations,
     engagement,
     events,
+    imports,
     outreach,
     people,
+    predictions,
+    transitions,
 )
 
 DESCRIPTION = """
@@ -63,3 +68,8 @@ api.add_router("/", cadences.router)
 api.add_router("/", calls.router)
 api.add_router("/", booking.router)
 api.add_router("/", commitments.router)
+api.add_router("/imports", imports.router)
+api.add_router("/insight/journeys", transitions.router)
+api.add_router("/insight", predictions.router)
+api.add_router("/insight/attribution", attribution.router)
+api.add_router("/campaigns", campaigns.router)

@@ -178,3 +178,31 @@ def access_commitment_settle(user: Any, commitment: Any = None) -> bool:
     if role not in STAFF_ROLES:
         return False
     return commitment is None or commitment.promised_by_id == user.pk
+
+
+# Insight: imports, transitions, prediction, attribution, campaigns -----------------------------
+
+
+def access_imports(user: Any) -> bool:
+    """Bring history in from CSV files, and see past imports and their row errors."""
+    return _role(user) in {Role.ADMIN, Role.MARKETING}
+
+
+def access_insight(user: Any) -> bool:
+    """Read the analyses: what moves buyers on, the models and their figures, attribution."""
+    return _role(user) in {Role.ADMIN, Role.MARKETING, Role.SALES_MANAGER}
+
+
+def access_model_refit(user: Any) -> bool:
+    """Refit a model, and choose which flagged fields it may use anyway."""
+    return _role(user) in {Role.ADMIN, Role.MARKETING}
+
+
+def access_prediction(user: Any) -> bool:
+    """See a person's or account's chances and their reasons (on their page)."""
+    return _role(user) in STAFF_ROLES
+
+
+def access_campaigns(user: Any) -> bool:
+    """See campaigns; enter and change their cost."""
+    return _role(user) in {Role.ADMIN, Role.MARKETING}

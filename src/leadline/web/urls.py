@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from leadline.web import (
+    attribution,
     booking,
     cadences,
     calls,
@@ -9,8 +10,11 @@ from leadline.web import (
     committee,
     conversations,
     handoff,
+    imports,
     inbound,
     inbox,
+    insight_journeys,
+    insight_models,
     journeys,
     outreach,
     sla,
@@ -108,4 +112,8 @@ urlpatterns += [
     *booking.urlpatterns,
     *commitments.urlpatterns,
     *inbound.urlpatterns,
+    *imports.urlpatterns,
+    *insight_journeys.urlpatterns,
+    *insight_models.urlpatterns,
+    *attribution.urlpatterns,
 ]

@@ -1,0 +1,5 @@
+"""(issue 6, being built)"""
+
+from ninja import Router
+
+router = Router(tags=["predictions"])
