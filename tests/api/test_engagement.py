@@ -133,6 +133,7 @@ def test_accepting_opens_an_opportunity_and_closing_it_won_makes_a_customer(
     assert life["stage"] == "customer"
     report = bearer(sales.manager).get("/api/v1/reports/lead-quality").json()
     assert (report["total"]["won"], report["total"]["won_percent"]) == (1, 100)
+    assert report["total"]["won_revenue"] == 9000.0
 
 
 def test_moving_the_stage_by_hand_needs_a_reason(sales: Sales) -> None:

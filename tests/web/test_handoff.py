@@ -200,8 +200,8 @@ def test_a_rejection_goes_back_to_nurture_and_marketing_sees_why_and_in_the_repo
     spring = re.search(r'<th scope="row">Spring webinar</th>(.*?)</tr>', campaigns, re.S)
     assert spring is not None
     cells = re.findall(r'<td class="num[^"]*">(\d+)</td>', spring.group(1))
-    # handed over, accepted, rejected, rejected for "No budget", open, won
-    assert cells == ["1", "0", "1", "1", "0", "0"]
+    # handed over, accepted, rejected, rejected for "No budget", open, won, won revenue
+    assert cells == ["1", "0", "1", "1", "0", "0", "0"]
     q4 = re.search(r'<th scope="row">Q4 finance push</th>(.*?)</tr>', campaigns, re.S)
     assert q4 is not None
     assert re.findall(r'<td class="num[^"]*">(\d+)</td>', q4.group(1)) == [
@@ -210,6 +210,7 @@ def test_a_rejection_goes_back_to_nurture_and_marketing_sees_why_and_in_the_repo
         "0",
         "0",
         "1",
+        "0",
         "0",
     ]
 
@@ -238,6 +239,7 @@ def test_accepting_opens_an_opportunity_and_winning_it_shows_in_the_report(sales
 
     report = text(client_for(sales.marketer).get(reverse("web:lead_quality")))
     assert "1 handed over · 1 accepted · 0 rejected · 0 open · 1 won (100%)" in report
+    assert "15,000 won revenue" in report  # the outcome fed back to the source
 
 
 def test_the_report_filters_by_the_day_handed_over(sales: Sales) -> None:

@@ -189,6 +189,7 @@ class QualityRowOut(Schema):
     open: int
     won: int
     won_percent: int | None
+    won_revenue: float = Field(description="Sum of the won opportunities' amounts")
 
 
 class LeadQualityOut(Schema):
@@ -421,6 +422,7 @@ def _row(row: Any) -> dict[str, Any]:
         "open": row.open,
         "won": row.won,
         "won_percent": row.won_percent,
+        "won_revenue": float(row.won_revenue),
     }
 
 

@@ -2,7 +2,8 @@
 
 Per source, per form and per campaign (each copied onto the handoff when it was made, so the
 report does not shift when the person sends another form later): how many were handed over,
-accepted, rejected — by reason —, still open, and won (count and share of those handed over).
+accepted, rejected — by reason —, still open, and won (count, share of those handed over, and
+the revenue the won deals brought).
 Filtered by the day the handoff was made. A fixed number of queries, whatever the volume.
 """
 
@@ -11,8 +12,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import defaultdict
+from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from leadline.engagement.models import (
@@ -40,6 +42,8 @@ class Row:
     rejected: int = 0
     open: int = 0
     won: int = 0
+    # What the won deals brought: sales' outcome fed back to the source that found the lead.
+    won_revenue: Decimal = Decimal(0)
     rejected_by_reason: dict[str, int] = dataclasses.field(default_factory=dict)
     # The same, in the order of Report.reasons (for a table's columns).
     reason_counts: list[int] = dataclasses.field(default_factory=list)
@@ -100,12 +104,14 @@ COUNTS = {
     "rejected": Count("pk", filter=Q(status=HandoffStatus.REJECTED)),
     "open": Count("pk", filter=Q(status__in=UNDECIDED)),
     "won": Count("pk", filter=Q(opportunity__status=OpportunityStatus.WON)),
+    "won_revenue": Sum("opportunity__amount", filter=Q(opportunity__status=OpportunityStatus.WON)),
 }
 
 
 def _fill(row: Row, counts: dict[str, int]) -> None:
     for name in COUNTS:
         setattr(row, name, counts[name])
+    row.won_revenue = counts["won_revenue"] or Decimal(0)
 
 
 def lead_quality(*, start: dt.date | None = None, end: dt.date | None = None) -> Report:
