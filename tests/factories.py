@@ -573,10 +573,247 @@ def commitment(
 # Imports -----------------------------------------------------------------------------------------
 
 
+def csv_file(*, path: Any, header: list[str], rows: list[list[Any]], delimiter: str = ",") -> Any:
+    """A CSV file at `path` (a pathlib.Path) with this header and rows; returns the path."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter=delimiter)
+        writer.writerow(header)
+        writer.writerows([["" if v is None else v for v in row] for row in rows])
+    return path
+
+
 # Transitions -------------------------------------------------------------------------------------
+
+
+def journey_moves(*, journey: Any, moves: list[tuple[Person | Account, Any, dt.datetime]]) -> None:
+    """A journey's history in one insert: (person or account, step, when) per move, as an
+    import would record it; a step of None takes them off the journey at that time."""
+    from leadline.journeys.models import JourneyRemoval, JourneyTransition, TransitionCause
+
+    transitions, removals = [], []
+    for subject, step, at in moves:
+        who = {"person": subject} if isinstance(subject, Person) else {"account": subject}
+        if step is None:
+            removals.append(JourneyRemoval(journey=journey, step_name="", at=at, **who))
+        else:
+            transitions.append(
+                JourneyTransition(
+                    journey=journey, to_step=step, at=at, cause=TransitionCause.IMPORT, **who
+                )
+            )
+    JourneyTransition.objects.bulk_create(transitions)
+    JourneyRemoval.objects.bulk_create(removals)
+
+
+def buyer_events_many(*, events: list[tuple[Person, str, dt.datetime]]) -> None:
+    """Many buyer signals in one insert: (person, event name, when)."""
+    from leadline.journeys.models import Event, EventSource
+
+    Event.objects.bulk_create(
+        Event(
+            person=person,
+            name=name,
+            occurred_at=at,
+            source=EventSource.IMPORT,
+            dedupe_key=f"test:{next(_seq)}",
+        )
+        for person, name, at in events
+    )
+
+
+def journey_history(
+    *, n: int, seed: int, planted: bool, noise_fields: int, start: dt.datetime | None = None
+) -> tuple[Any, list[Person]]:
+    """The default journey's history: `n` people arriving at step 1 over a month from `start`
+    (5 January 2026), with `noise_fields` other fields each.
+
+    planted: 40% attended a webinar before arriving, and exactly half of them move on to step
+    2 within 30 days against exactly a fifth of the others: 2.5 times as often. Every other
+    field and signal makes no difference by construction: each of its values is spread evenly
+    over the four groups (webinar or not, moved on or not).
+
+    Not planted: pure noise. Everyone moves on with a 30% chance; every field is drawn at
+    random, independently of it."""
+    import numpy as np
+
+    from leadline.journeys.models import Journey, JourneyStep
+
+    rng = np.random.default_rng(seed)
+    journey = Journey.objects.get(is_default=True)
+    steps = list(journey.steps.order_by("position"))
+    first, second = steps[:2]
+    webinar = np.zeros(n, dtype=bool)
+    moved = np.zeros(n, dtype=bool)
+    if planted:
+        order = rng.permutation(n)
+        attended, others = order[: n * 2 // 5], order[n * 2 // 5 :]
+        webinar[attended] = True
+        moved[attended[: len(attended) // 2]] = True
+        moved[others[: len(others) // 5]] = True
+    else:
+        webinar = rng.random(n) < 0.4
+        moved = rng.random(n) < 0.3
+    # each person's place in their group, to spread the other fields evenly over it
+    rank = np.zeros(n, dtype=int)
+    for group in ((w, m) for w in (False, True) for m in (False, True)):
+        members = np.flatnonzero((webinar == group[0]) & (moved == group[1]))
+        rank[members] = np.arange(len(members))
+    begin = start or dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+
+    def _days(days: float) -> dt.datetime:
+        return begin + dt.timedelta(days=days)
+
+    people: list[Person] = []
+    moves: list[tuple[Person, JourneyStep | None, dt.datetime]] = []
+    events: list[tuple[Person, str, dt.datetime]] = []
+    for i in range(n):
+        attributes: dict[str, object] = {}
+        for k in range(noise_fields):
+            if planted:
+                spread = (rank[i] + k) % 6
+                if k % 2:
+                    attributes[f"Score {k}"] = 40.0 + 20 * (spread % 2) + spread
+                else:
+                    attributes[f"Choice {k}"] = ("red", "green", "blue")[spread % 3]
+            elif k % 2:
+                attributes[f"Score {k}"] = round(float(rng.normal(50, 10)), 1)
+            else:
+                attributes[f"Choice {k}"] = str(rng.choice(["red", "green", "blue"]))
+        someone = person(attributes=attributes)
+        people.append(someone)
+        entered = float(rng.uniform(0, 30))
+        if webinar[i]:
+            events.append((someone, "webinar_attended", _days(entered - 1)))
+        if (rank[i] % 2 == 0) if planted else (rng.random() < 0.5):
+            events.append((someone, "page_view", _days(entered - 2)))
+        moves.append((someone, first, _days(entered)))
+        if moved[i]:
+            moves.append((someone, second, _days(entered + float(rng.uniform(1, 28)))))
+        elif rng.random() < 0.3:  # some move on, but only after the horizon
+            moves.append((someone, second, _days(entered + float(rng.uniform(40, 90)))))
+    journey_moves(journey=journey, moves=moves)
+    buyer_events_many(events=events)
+    return journey, people
 
 
 # Prediction --------------------------------------------------------------------------------------
 
+HISTORY_START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+
+
+def deal(
+    *,
+    person: Person | None = None,
+    account: Account | None = None,
+    status: str = "open",
+    opened_at: dt.datetime = HISTORY_START,
+    days_open: int = 20,
+    **extra: Any,
+) -> Any:
+    """An opportunity; closed `days_open` after it opened unless open."""
+    from leadline.engagement.models import Opportunity
+
+    if person is None and account is None:
+        person = _a_person()
+    closed_at = None if status == "open" else opened_at + dt.timedelta(days=days_open)
+    return Opportunity.objects.create(
+        person=person,
+        account=account,
+        status=status,
+        opened_at=opened_at,
+        closed_at=closed_at,
+        **extra,
+    )
+
+
+def win_history(*, cases: int = 80, leak: bool = True) -> list[Person]:
+    """Closed deals whose people say where they came from ("Lead Origin": referrals win three
+    times in four, ads one in four) and how many visits they made (noise); with `leak`, a
+    "Tags" field sales filled in after each deal closed ("Closed by Horizzon" on the won).
+    Deterministic: case i is won when i % 4 != 0 for referrals, i % 4 == 0 for ads."""
+    people: list[Person] = []
+    for i in range(cases):
+        referral = i % 2 == 0
+        won = (i // 2) % 4 != 0 if referral else (i // 2) % 4 == 0
+        opened_at = HISTORY_START + dt.timedelta(days=i % 40)
+        closed_at = opened_at + dt.timedelta(days=20)
+        attributes: dict[str, Any] = {
+            "Lead Origin": "Reference" if referral else "Ads",
+            "TotalVisits": (i * 7) % 11,
+        }
+        attributes_at = {"Lead Origin": (opened_at - dt.timedelta(days=3)).isoformat()}
+        if leak:
+            attributes["Tags"] = "Closed by Horizzon" if won else "Ringing"
+            attributes_at["Tags"] = (closed_at + dt.timedelta(hours=2)).isoformat()
+        someone = person(attributes=attributes, attributes_at=attributes_at)
+        deal(person=someone, status="won" if won else "lost", opened_at=opened_at)
+        people.append(someone)
+    return people
+
+
+def step_history(*, cases: int = 60, waiting: int = 4) -> tuple[Any, list[Person]]:
+    """Stays at the default journey's first step: buyers ("Role": "Buyer") moved to the second
+    within 10 days three times in four, researchers one time in four, the rest never moved. Then
+    `waiting` people who are at the first step now. Returns (the first step, those waiting)."""
+    from leadline.journeys.models import (
+        Journey,
+        JourneyPosition,
+        JourneyTransition,
+        TransitionCause,
+    )
+
+    journey = Journey.objects.get(is_default=True)
+    first, second = list(journey.steps.order_by("position"))[:2]
+
+    def move(someone: Person, to: Any, at: dt.datetime) -> None:
+        JourneyTransition.objects.create(
+            journey=journey, person=someone, to_step=to, at=at, cause=TransitionCause.IMPORT
+        )
+
+    for i in range(cases):
+        buyer = i % 2 == 0
+        moved = (i // 2) % 4 != 0 if buyer else (i // 2) % 4 == 0
+        someone = person(attributes={"Role": "Buyer" if buyer else "Researcher"})
+        entered = HISTORY_START + dt.timedelta(days=i % 30)
+        move(someone, first, entered)
+        if moved:
+            move(someone, second, entered + dt.timedelta(days=3 + i % 7))
+    now_waiting = []
+    for i in range(waiting):
+        someone = person(attributes={"Role": "Buyer" if i % 2 == 0 else "Researcher"})
+        since = MONDAY_10 - dt.timedelta(days=2)
+        move(someone, first, since)
+        JourneyPosition.objects.create(journey=journey, person=someone, step=first, since=since)
+        now_waiting.append(someone)
+    return first, now_waiting
+
 
 # Attribution and campaigns -----------------------------------------------------------------------
+
+
+def campaign(*, name: str | None = None, **extra: Any) -> Any:
+    """A campaign with its cost (stored through campaigns.services.campaign_save)."""
+    from leadline.campaigns.models import Campaign
+    from leadline.campaigns.services import campaign_save
+
+    return campaign_save(
+        campaign=Campaign(name=name or f"Campaign {next(_seq)}", **extra), actor=None
+    )
+
+
+def campaign_touch(
+    *, person: Person, campaign: str, at: dt.datetime, channel: str = "", **properties: Any
+) -> Any:
+    """An imported offline touch: a journeys.Event whose properties carry the campaign."""
+    from leadline.journeys.models import EventSource
+
+    properties = {"campaign": campaign, **({"channel": channel} if channel else {}), **properties}
+    return buyer_event(
+        person=person,
+        name="campaign_touch",
+        at=at,
+        source=EventSource.IMPORT,
+        properties=properties,
+    )

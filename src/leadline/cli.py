@@ -24,6 +24,7 @@ OURS = {
     "doctor": "check configuration, database, mail and background work",
     "leaks": "list every open request without an owner or a first-touch deadline (exit 1 if any)",
     "inbound-poll": "read the mailbox of LEADLINE_IMAP_URL once: replies and bounces",
+    "import": "import a CSV file (FILE --mapping NAME_OR_PATH; --list-presets; --resume JOB)",
 }
 
 
@@ -331,6 +332,99 @@ def doctor(argv: Sequence[str]) -> int:
     return 1 if problems else 0
 
 
+def import_(argv: Sequence[str]) -> int:
+    """`leadline import`: a CSV file through a mapping, with a progress bar and a summary.
+    Exit 0 when the file was imported (rows with errors are reported, not fatal), 2 when the
+    file or the mapping is unusable, 1 when the import failed part-way, 130 on Ctrl-C."""
+    parser = argparse.ArgumentParser(prog="leadline import", description=OURS["import"])
+    parser.add_argument("file", nargs="?", help="the CSV file (a preset's own file if left out)")
+    parser.add_argument("--mapping", help="a preset's name or a YAML/JSON mapping file")
+    parser.add_argument("--resume", type=int, metavar="JOB_ID", help="go on with a stopped job")
+    parser.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
+    parser.add_argument("--list-presets", action="store_true", help="list the shipped mappings")
+    args = parser.parse_args(argv)
+    _django_setup()
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from leadline.imports import services
+    from leadline.imports.mappings import (
+        MappingError,
+        mapping_load,
+        mapping_presets,
+        preset_file,
+    )
+    from leadline.imports.models import ImportJob, ImportStatus
+
+    if args.list_presets:
+        for name in mapping_presets():
+            preset = mapping_load(name)
+            path = preset_file(preset)
+            where = f"{path}{'' if path and path.exists() else ' (missing)'}" if path else "-"
+            print(f"{name:<22} {preset.kind:<15} {preset.description}\n{'':<22} file: {where}")
+        return 0
+    bar = tqdm(total=0, unit=" rows", disable=None)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        if args.resume is not None:
+            job = ImportJob.objects.filter(pk=args.resume).first()
+            if job is None:
+                print(f"leadline import: there is no import {args.resume}", file=sys.stderr)
+                return 2
+            bar.update(job.rows_done)
+            job = services.import_run(job_id=job.pk, progress=progress)
+        else:
+            if not args.mapping:
+                parser.error("give --mapping NAME_OR_PATH (leadline import --list-presets)")
+            mapping = mapping_load(args.mapping)
+            path = Path(args.file) if args.file else preset_file(mapping)
+            if path is None:
+                parser.error("give the CSV file: this mapping names none")
+            if args.dry_run:
+                job = services.import_dry_run(path=path, mapping=mapping)
+            else:
+                job = services.import_file(path=path, mapping=mapping, progress=progress)
+    except (MappingError, services.ImportFileError) as exc:
+        bar.close()
+        problems = exc.problems if isinstance(exc, MappingError) else [str(exc)]
+        print("leadline import: the file cannot be imported with this mapping:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        bar.close()
+        paused = ImportJob.objects.filter(status=ImportStatus.PAUSED).order_by("-pk").first()
+        hint = f" (leadline import --resume {paused.pk})" if paused else ""
+        print(f"\nPaused: what was committed stays; resume to go on{hint}.", file=sys.stderr)
+        return 130
+    bar.close()
+    errors = getattr(job, "dry_errors", None)
+    if errors is None:
+        errors = list(job.row_errors.all()[:10])
+    what = "Would import (dry run, nothing written)" if args.dry_run else f"Import {job.pk}"
+    print(
+        f"{what}: {job.rows_ok} imported, {job.rows_failed} with errors, "
+        f"{job.rows_duplicate} duplicates, of {job.rows_done} rows "
+        f"({job.get_status_display().lower()})."
+    )
+    if job.rows_failed:
+        rows = "1 row was" if job.rows_failed == 1 else f"{job.rows_failed} rows were"
+        print(f"{rows} not imported; the first errors:")
+        for error in errors[:10]:
+            column = f" {error.column}" if error.column else ""
+            print(f"  row {error.row_number}{column}: {error.message}")
+    if job.status == ImportStatus.FAILED:
+        print(f"The import stopped: {job.error}", file=sys.stderr)
+        print(f"Resume it with: leadline import --resume {job.pk}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in {"-h", "--help", "help"}:
@@ -345,6 +439,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return worker(rest)
     if command == "doctor":
         return doctor(rest)
+    if command == "import":
+        return import_(rest)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadline.settings")
     from django.core.management import execute_from_command_line
 

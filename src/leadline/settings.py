@@ -235,6 +235,8 @@ TRACKING_RATE_LIMIT = os.environ.get("LEADLINE_TRACKING_RATE_LIMIT", "600/60")
 BEHIND_PROXY = _env_bool("LEADLINE_BEHIND_PROXY")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 25 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Imports (issue 6): the largest CSV file the import page and API accept (streamed to disk).
+IMPORTS_MAX_UPLOAD_BYTES = _env_int("LEADLINE_IMPORTS_MAX_UPLOAD_MB", 200) * 1024 * 1024
 
 # What happens to a request once capture has made it: dotted paths of functions taking
 # `request_id=`, each its own transaction and idempotent. Capture knows no app further down the
@@ -331,6 +333,20 @@ if PAIN_MATCHING not in {"phrases", "semantic"}:
     raise ImproperlyConfigured(
         f"LEADLINE_PAIN_MATCHING: {PAIN_MATCHING!r} is not one of 'phrases', 'semantic'"
     )
+
+# Attribution (issue 6): how far back before a deal opened its touches count (days); the
+# half-life of the time-decay model (days); what the data-driven Markov chain's states are
+# ("campaign" or "channel"); the currency of campaign costs and deal amounts.
+ATTRIBUTION_LOOKBACK_DAYS = _env_int("LEADLINE_ATTRIBUTION_LOOKBACK_DAYS", 365)
+ATTRIBUTION_HALF_LIFE_DAYS = float(os.environ.get("LEADLINE_ATTRIBUTION_HALF_LIFE_DAYS", "7"))
+ATTRIBUTION_MARKOV_BY = os.environ.get("LEADLINE_ATTRIBUTION_MARKOV_BY", "campaign").strip()
+if ATTRIBUTION_MARKOV_BY not in {"campaign", "channel"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"LEADLINE_ATTRIBUTION_MARKOV_BY: {ATTRIBUTION_MARKOV_BY!r} is not 'campaign' or 'channel'"
+    )
+CURRENCY = os.environ.get("LEADLINE_CURRENCY", "EUR").strip().upper() or "EUR"
 
 LOGGING = {
     "version": 1,

@@ -83,6 +83,29 @@ PATHS |= {
     "/api/v1/commitments/{commitment_id}/cancel",
     "/api/v1/commitments/{commitment_id}/kept",
 }
+# Prediction: the models, their fits and refits, and people's and accounts' chances.
+PATHS |= {
+    "/api/v1/insight/models",
+    "/api/v1/insight/models/{model_id}",
+    "/api/v1/insight/models/{model_id}/refit",
+    "/api/v1/insight/models/{model_id}/fields",
+    "/api/v1/insight/fits/{fit_id}",
+    "/api/v1/insight/predictions",
+}
+# Imports: CSV files brought in, their progress and row errors.
+PATHS |= {"/api/v1/imports", "/api/v1/imports/{job_id}", "/api/v1/imports/{job_id}/errors"}
+# Transitions: what moves buyers on, and what makes deals win.
+PATHS |= {
+    "/api/v1/insight/journeys",
+    "/api/v1/insight/journeys/{journey_id}/transitions",
+    "/api/v1/insight/journeys/winning/drivers",
+}
+# Attribution and campaigns.
+PATHS |= {
+    "/api/v1/insight/attribution",
+    "/api/v1/campaigns",
+    "/api/v1/campaigns/{campaign_id}",
+}
 
 
 @pytest.mark.django_db

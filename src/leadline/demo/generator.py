@@ -57,9 +57,11 @@ from leadline.demo import DEMO_LOGINS, DEMO_PASSWORD, banks
 from leadline.demo.booking import booking_demo
 from leadline.demo.cadences import cadences_demo
 from leadline.demo.calls import calls_demo
+from leadline.demo.campaigns import campaigns_demo
 from leadline.demo.commitments import commitments_demo
 from leadline.demo.engagement import engagement_demo
 from leadline.demo.inbound import inbound_demo
+from leadline.demo.insight import insight_demo
 from leadline.demo.journeys import JourneyHistory, signals_tasks_drop
 from leadline.demo.outreach import outreach_demo
 from leadline.demo.pdf import TITLE as WHITE_PAPER_TITLE
@@ -949,6 +951,8 @@ def demo_store(plan: DemoPlan, *, progress: Callable[[int], None] = lambda n: No
     inbound_demo(now=recent)  # replies and bounces read from the mailbox (demo/inbound.py)
     cadences_demo(now=recent)  # sequences of emails, calls and tasks (demo/cadences.py)
     outreach_demo(now=recent)  # a marketing email through the contact gate (demo/outreach.py)
+    insight_demo(now=recent)  # past deals; the models' first fits, queued (demo/insight.py)
+    campaigns_demo(now=recent)  # campaign costs and a trade show's touches (demo/campaigns.py)
     with transaction.atomic():  # what those areas notified before today is sent and read
         history_settle(first_mail_id=first_mail, first_item_id=first_item, now=now)
     history_tasks_drop(first_mail_id=first_mail)

@@ -122,15 +122,27 @@ def win_examples() -> Examples:
 
 
 def step_examples(
-    *, journey_id: int, position: int, horizon_days: int = 30, as_of: dt.datetime | None = None
+    *,
+    journey_id: int,
+    position: int,
+    horizon_days: int = 30,
+    as_of: dt.datetime | None = None,
+    visits: pd.DataFrame | None = None,
+    events: pd.DataFrame | None = None,
 ) -> Examples:
     """Every stay at the step `position` that has had `horizon_days` to show its outcome
     (or moved on sooner); y = moved to a later step within the horizon. Stays cut short by a
-    removal count as not moving on only if the horizon had passed before it."""
+    removal count as not moving on only if the horizon had passed before it. What happened
+    after `as_of` is not known yet. A report asking for every step passes the journey's
+    `visits` (history.step_visits_frame) and `events` (history.events_frame) read once."""
     now = pd.Timestamp(as_of or clock.now())
     horizon = pd.Timedelta(days=horizon_days)
-    visits = history.step_visits_frame(journey_id)
-    visits = visits[visits["position"] == position].reset_index(drop=True)
+    if visits is None:
+        visits = history.step_visits_frame(journey_id)
+    visits = visits[(visits["position"] == position) & (visits["entered_at"] <= now)]
+    visits = visits.reset_index(drop=True)
+    later = visits["left_at"] > now
+    visits.loc[later, ["left_at", "next_step_id", "next_position"]] = None
     deadline = visits["entered_at"] + horizon
     moved = (
         visits["next_position"].fillna(0).astype(int).gt(position)
@@ -158,7 +170,9 @@ def step_examples(
     ]  # fmt: skip
     X, known_at = _joined(parts, visits.index)
     cases = pd.DataFrame({"person_id": person_id, "cutoff": visits["entered_at"]})
-    counts = event_counts(cases, history.events_frame(person_ids=[int(p) for p in people.unique()]))
+    if events is None:
+        events = history.events_frame(person_ids=[int(p) for p in people.unique()])
+    counts = event_counts(cases, events[events["person_id"].isin(people.unique())])
     X = pd.concat([X, counts], axis=1)
     known_at = pd.concat(
         [known_at, pd.DataFrame({c: visits["entered_at"] for c in counts.columns})], axis=1

@@ -74,12 +74,10 @@ def subjects_frame(
         known[pk] = dict(attributes_at or {})
         if kind == "person":
             country, channel = rest
-            values[pk].update({"Country": country or None, "Preferred channel": channel or None})
-            known[pk].update({"Country": created_at, "Preferred channel": created_at})
+            fields = {"Country": country, "Preferred channel": channel}
+            _standard(values[pk], known[pk], created_at, **fields)
         elif kind == "account":
-            for name, value in zip(standard, rest, strict=True):
-                values[pk][name] = value if value not in ("", None) else None
-                known[pk][name] = created_at
+            _standard(values[pk], known[pk], created_at, **dict(zip(standard, rest, strict=True)))
     if kind == "person":
         _person_requests(values, known, ids)
         _person_verdicts(values, known, ids)
@@ -90,6 +88,17 @@ def subjects_frame(
     times = times.apply(lambda column: _utc(column)) if len(times.columns) else times
     frame.index.name = times.index.name = "id"
     return frame, times
+
+
+def _standard(
+    values: dict[str, Any], known: dict[str, Any], created_at: Any, **fields: Any
+) -> None:
+    """Add the standard fields; a custom field of the same name (an import's own "Country")
+    keeps its value."""
+    for name, value in fields.items():
+        if name not in values:
+            values[name] = value if value not in ("", None) else None
+            known[name] = created_at
 
 
 def _person_requests(

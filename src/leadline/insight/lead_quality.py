@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
@@ -108,10 +109,10 @@ COUNTS = {
 }
 
 
-def _fill(row: Row, counts: dict[str, int]) -> None:
+def _fill(row: Row, counts: dict[str, Any]) -> None:
     for name in COUNTS:
         setattr(row, name, counts[name])
-    row.won_revenue = counts["won_revenue"] or Decimal(0)
+    row.won_revenue = counts["won_revenue"] or Decimal(0)  # Sum over no rows is None
 
 
 def lead_quality(*, start: dt.date | None = None, end: dt.date | None = None) -> Report:

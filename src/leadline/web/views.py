@@ -48,6 +48,7 @@ from leadline.web.forms import (
     PeopleFilterForm,
 )
 from leadline.web.handoff import person_engagement_context
+from leadline.web.insight_models import predictions_context
 from leadline.web.outreach import person_contact_context
 
 PAGE_SIZE = 25
@@ -160,6 +161,7 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context.update(commitments_context(request, person=person))
     context.update(person_contact_context(request, person=person))
     context.update(person_meetings(person=person))
+    context.update(predictions_context(request, person=person))
     return render(request, "web/person_detail.html", context)
 
 
@@ -210,6 +212,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "may_move_journeys": access_journey_move(request.user),
         **committee_context(request, account),
         **conversations_context(request, account=account),
+        **predictions_context(request, account=account),
     }
     return render(request, "web/account_detail.html", context)
 

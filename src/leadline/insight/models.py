@@ -1,0 +1,191 @@
+"""Prediction models: the questions Leadline learns to answer from the history, each fit of a
+model (with its figures and the fitted model itself), and the predictions of the current fit
+for every person and account.
+
+- `PredictionModel`: one question ("Will it be won?", "Will they move on from <step> within
+  30 days?") and the fields the user chose (flagged fields they insist on, fields they leave out).
+- `ModelFit`: one run of the fit in the worker: its progress while it runs, then its
+  cross-validated figures, the leakage guard's checks and the fitted model. One fit per model is
+  current: the one predictions come from. A failed fit keeps its error and changes nothing else.
+- `Prediction`: the current chance for one person or one account, with its reasons; replaced
+  each time the model scores.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+
+from leadline.core import clock
+from leadline.core.models import Account, Person, User
+from leadline.journeys.models import JourneyStep
+
+DEFAULT_HORIZON_DAYS = 30
+
+
+class Question(models.TextChoices):
+    WIN = "win", "Will it be won?"
+    NEXT_STEP = "next_step", "Will they move to the next step?"
+
+
+class PredictionModel(models.Model):
+    """What a model predicts, and which fields it may use."""
+
+    name = models.CharField(max_length=200)
+    question = models.CharField(max_length=20, choices=Question.choices)
+    # The step they are at, for "next_step" (its journey and position follow from it).
+    step = models.ForeignKey(
+        JourneyStep, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    horizon_days = models.PositiveIntegerField(
+        default=DEFAULT_HORIZON_DAYS, help_text="For next step: moving on within this many days"
+    )
+    # Flagged by the leakage guard, but the user says they are known in time: used anyway.
+    included_fields: models.JSONField[Any] = models.JSONField(default=list, blank=True)
+    # Left out by the user, flagged or not.
+    excluded_fields: models.JSONField[Any] = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=clock.now)
+    updated_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        ordering = ["question", "step__position", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(question="win", step__isnull=True)
+                | Q(question="next_step", step__isnull=False),
+                name="prediction_model_step_for_next_step",
+            ),
+            models.UniqueConstraint(
+                fields=["question"], condition=Q(question="win"), name="prediction_model_one_win"
+            ),
+            models.UniqueConstraint(
+                fields=["step", "horizon_days"],
+                condition=Q(question="next_step"),
+                name="prediction_model_one_per_step",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FitStatus(models.TextChoices):
+    QUEUED = "queued", "Waiting for the worker"
+    RUNNING = "running", "Fitting"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ModelFit(models.Model):
+    """One fit of a model, run by the worker."""
+
+    model = models.ForeignKey(PredictionModel, on_delete=models.CASCADE, related_name="fits")
+    status = models.CharField(max_length=10, choices=FitStatus.choices, default=FitStatus.QUEUED)
+    progress = models.FloatField(default=0.0, help_text="Share done, 0 to 1")
+    stage = models.CharField(max_length=120, blank=True, help_text="What it is doing now")
+    # Each stage as it was reached: [{"stage": ..., "share": ..., "at": ISO time}], oldest first.
+    stages: models.JSONField[Any] = models.JSONField(default=list, blank=True)
+    requested_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    queued_at = models.DateTimeField(default=clock.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    # Which model won the cross-validation ("gradient boosting" / "logistic regression").
+    kind = models.CharField(max_length=40, blank=True)
+    # auc, brier, auc_gradient_boosting, auc_logistic, folds, n, positives (prediction.Fitted).
+    metrics: models.JSONField[Any] = models.JSONField(default=dict, blank=True)
+    # [[mean predicted, observed share, n], ...] per bin, out of fold.
+    calibration: models.JSONField[Any] = models.JSONField(default=list, blank=True)
+    # Every field's leakage check: [{"name", "single_auc", "gain", "after_outcome", "flagged",
+    # "why"}, ...] (prediction.FieldCheck).
+    fields: models.JSONField[Any] = models.JSONField(default=list, blank=True)
+    used_fields: models.JSONField[Any] = models.JSONField(default=list, blank=True)
+    n = models.PositiveIntegerField(null=True, blank=True, help_text="Cases it learned from")
+    positives = models.PositiveIntegerField(null=True, blank=True)
+    # The data it was fitted on: cases, first and last outcome (ISO), base rate, fields used and
+    # flagged, the fields the user chose at the time.
+    data_summary: models.JSONField[Any] = models.JSONField(default=dict, blank=True)
+    # The fitted model: a pickle of prediction.Fitted. It is only ever written by our own worker
+    # and only ever loaded from our own database (never from a file or a request), so unpickling
+    # it runs no code anyone else could have put there.
+    fitted = models.BinaryField(null=True, blank=True)
+    scored = models.PositiveIntegerField(default=0, help_text="Predictions written")
+    is_current = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-queued_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model"], condition=Q(is_current=True), name="model_fit_one_current"
+            ),
+            # One fit at a time per model.
+            models.UniqueConstraint(
+                fields=["model"],
+                condition=Q(status__in=["queued", "running"]),
+                name="model_fit_one_running",
+            ),
+            models.CheckConstraint(
+                condition=Q(progress__gte=0) & Q(progress__lte=1), name="model_fit_progress_share"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_current=False) | Q(status="done"), name="model_fit_current_is_done"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model}: fit #{self.pk} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (FitStatus.QUEUED, FitStatus.RUNNING)
+
+
+class Prediction(models.Model):
+    """A person's or an account's chance, from a model's current fit, with its reasons:
+    [{"field", "value", "effect", "words"}, ...], strongest first."""
+
+    model = models.ForeignKey(PredictionModel, on_delete=models.CASCADE, related_name="+")
+    fit = models.ForeignKey(ModelFit, on_delete=models.CASCADE, related_name="predictions")
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    probability = models.FloatField()
+    reasons: models.JSONField[Any] = models.JSONField(default=list, blank=True)
+    scored_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(person__isnull=False, account__isnull=True)
+                | Q(person__isnull=True, account__isnull=False),
+                name="prediction_person_or_account",
+            ),
+            models.UniqueConstraint(
+                fields=["model", "person"],
+                condition=Q(person__isnull=False),
+                name="prediction_one_per_person",
+            ),
+            models.UniqueConstraint(
+                fields=["model", "account"],
+                condition=Q(account__isnull=False),
+                name="prediction_one_per_account",
+            ),
+            models.CheckConstraint(
+                condition=Q(probability__gte=0) & Q(probability__lte=1),
+                name="prediction_probability_share",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model}: {self.probability:.0%}"

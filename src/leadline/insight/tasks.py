@@ -1,0 +1,14 @@
+"""Background work for insight: thin wrappers that call services."""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+
+@task()
+def model_fit_task(fit_id: int) -> None:
+    """Fit a model, score everyone it predicts for, and make the fit current (or mark it
+    failed, with why)."""
+    from leadline.insight.services import model_fit_run
+
+    model_fit_run(fit_id=fit_id)
