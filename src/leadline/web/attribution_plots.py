@@ -1,6 +1,6 @@
 """The attribution page's plots: attributed revenue per campaign under every model (grouped
 bars), and cost against attributed revenue. matplotlib's object API drawn as inline SVG with
-the page's colours (the response-times board's `_svg` and stand-in colours), each with its
+the page's colours (the response-times board's `svg_inline` and stand-in colours), each with its
 data as a table.
 
 Imported by the view when the page is drawn, not with the URL map (matplotlib is slow to load).
@@ -8,11 +8,8 @@ Imported by the view when the page is drawn, not with the URL map (matplotlib is
 
 from __future__ import annotations
 
-import dataclasses
-
 import matplotlib
 import numpy as np
-from django.utils.safestring import SafeString
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -20,7 +17,8 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from leadline.insight.attribution import MODEL_NAMES, MODELS, Report, Row, money
-from leadline.web.sla_plots import _GRID, _INK, _MUTED, _OTHERS, _SERIES, _svg
+from leadline.web.insight_plots import Chart, Table
+from leadline.web.sla_plots import _GRID, _INK, _MUTED, _OTHERS, _SERIES, svg_inline
 
 matplotlib.use("Agg")
 matplotlib.rcParams["svg.fonttype"] = "none"
@@ -29,24 +27,6 @@ matplotlib.rcParams["svg.fonttype"] = "none"
 TOP = 8
 _PALETTE = (*_SERIES, _OTHERS)
 _LABEL_CHARS = 24
-
-
-@dataclasses.dataclass(frozen=True)
-class Table:
-    caption: str
-    head: str
-    columns: list[str]
-    rows: list[tuple[str, list[str]]]
-
-
-@dataclasses.dataclass(frozen=True)
-class Chart:
-    key: str
-    title: str
-    description: str
-    table: Table
-    svg: SafeString | None = None
-    empty: str = ""
 
 
 def _short(label: str) -> str:
@@ -134,7 +114,7 @@ def charts(report: Report, *, model: str) -> list[Chart]:
             f"{leader.name} gets between {money(low)} and {money(high)} depending on the model."
         )
         series = [(MODEL_NAMES[m], [r.revenue[m] for r in top]) for m in MODELS]
-        svg = _svg(_bars([r.name for r in top], series), key="attr-models", title=title)
+        svg = svg_inline(_bars([r.name for r in top], series), key="attr-models", title=title)
         found.append(Chart("attr-models", title, description, table, svg))
     else:
         found.append(
@@ -173,7 +153,7 @@ def charts(report: Report, *, model: str) -> list[Chart]:
             f"{len(costed)} campaigns with a cost entered; {paid_back} earned at least their "
             f"cost back by this model."
         )
-        svg = _svg(_bars([r.name for r in costed], series), key="attr-cost", title=title)
+        svg = svg_inline(_bars([r.name for r in costed], series), key="attr-cost", title=title)
         found.append(Chart("attr-cost", title, description, table, svg))
     else:
         found.append(

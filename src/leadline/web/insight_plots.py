@@ -9,14 +9,11 @@ pandas take a second to load.
 from __future__ import annotations
 
 import dataclasses
-import io
 import math
-import re
 
 import matplotlib
 import numpy as np
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
@@ -25,6 +22,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from leadline.insight.drivers import ratio
 from leadline.insight.survival import Curve
 from leadline.insight.transitions import JourneyReport, StepReport, TimeInStep
+from leadline.web.sla_plots import svg_inline
 
 matplotlib.use("Agg")
 matplotlib.rcParams["svg.fonttype"] = "none"
@@ -41,8 +39,6 @@ _CSS_COLOURS = {
     _CURVE: "var(--insight-curve, #0e7490)",
     _BAND: "var(--insight-band, #a5f3fc)",
 }
-_IDS = re.compile(r'(\bid="|url\(#|xlink:href="#)([^")]+)')
-_FONT_FAMILY = re.compile(r"font-family:[^;\"]*;?\s*")
 TABLE_DAYS = (1, 3, 7, 14, 30, 60, 90, 180, 365)
 _PLOT_POINTS = 400
 _NAME_CHARS = 26
@@ -102,27 +98,6 @@ def _axes(
     axes.tick_params(axis="both", length=0, labelsize=10, colors=_MUTED, pad=6)
     axes.set_axisbelow(True)
     return figure, axes
-
-
-def _svg(figure: Figure, *, key: str, title: str) -> SafeString:
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", transparent=True, metadata={"Date": None, "Creator": None})
-    text = buffer.getvalue()
-    text = text[text.index("<svg") :]
-    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.DOTALL)
-    text = _IDS.sub(lambda m: f"{m[1]}{key}-{m[2]}", text)
-    text = _FONT_FAMILY.sub("", text)
-    for stand_in, colour in _CSS_COLOURS.items():
-        text = text.replace(stand_in, colour)
-    opening = re.match(r"<svg\b[^>]*>", text)
-    assert opening is not None
-    attributes = re.sub(r'\s(width|height)="[^"]*"', "", opening[0][len("<svg") : -1])
-    head = (
-        f'<svg{attributes} class="chart" role="img" focusable="false" '
-        f'aria-labelledby="{key}-title" aria-describedby="{key}-desc">'
-        f'<title id="{key}-title">{escape(title)}</title>'
-    )
-    return mark_safe(head + text[opening.end() :])  # noqa: S308 - matplotlib's own markup
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,7 +192,7 @@ def funnel(report: JourneyReport) -> Chart:
         title=title,
         description=description,
         table=table,
-        svg=_svg(figure, key="funnel", title=title),
+        svg=svg_inline(figure, key="funnel", title=title, colours=_CSS_COLOURS),
     )
 
 
@@ -310,5 +285,5 @@ def time_in_step(step: StepReport, *, key: str) -> Chart:
         title=title,
         description=description,
         table=table,
-        svg=_svg(figure, key=key, title=title),
+        svg=svg_inline(figure, key=key, title=title, colours=_CSS_COLOURS),
     )

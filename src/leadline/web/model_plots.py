@@ -15,7 +15,7 @@ from django.utils.safestring import SafeString
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
-from leadline.web.sla_plots import _GRID, _MUTED, _SERIES, _legend, _new_axes, _svg
+from leadline.web.sla_plots import _GRID, _MUTED, _SERIES, _legend, _new_axes, svg_inline
 
 
 def percent(share: float | None) -> str:
@@ -89,4 +89,4 @@ def calibration_plot(
         Line2D([], [], color=_MUTED, linestyle=(0, (4, 3)), label="Perfect calibration"),
     ]
     _legend(axes, handles, 2)
-    return CalibrationPlot(key, title, description, bins, _svg(figure, key=key, title=title))
+    return CalibrationPlot(key, title, description, bins, svg_inline(figure, key=key, title=title))

@@ -13,7 +13,7 @@ import datetime as dt
 import io
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib
@@ -254,9 +254,11 @@ _IDS = re.compile(r'(\bid="|url\(#|xlink:href="#)([^")]+)')
 _FONT_FAMILY = re.compile(r"font-family:[^;\"]*;?\s*")
 
 
-def _svg(figure: Figure, *, key: str, title: str) -> SafeString:
+def svg_inline(
+    figure: Figure, *, key: str, title: str, colours: Mapping[str, str] = _CSS_COLOURS
+) -> SafeString:
     """The figure as an SVG element for the page: scalable, named, its ids its own, and its
-    colours and font the page's."""
+    colours and font the page's (`colours` maps each stand-in colour to a CSS variable)."""
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", transparent=True, metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
@@ -264,7 +266,7 @@ def _svg(figure: Figure, *, key: str, title: str) -> SafeString:
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.DOTALL)
     text = _IDS.sub(lambda m: f"{m[1]}{key}-{m[2]}", text)
     text = _FONT_FAMILY.sub("", text)
-    for stand_in, colour in _CSS_COLOURS.items():
+    for stand_in, colour in colours.items():
         text = text.replace(stand_in, colour)
     opening = re.match(r"<svg\b[^>]*>", text)
     assert opening is not None
@@ -327,7 +329,7 @@ def _chart_texts(board: sla.SlaBoard, labels: list[str], *, draw: bool) -> list[
             key="sla-share",
             title=title,
             description=description + ".",
-            svg=_svg(
+            svg=svg_inline(
                 _lines(board.weeks, [("Within deadline", share)], percent_axis=True),
                 key="sla-share",
                 title=title,
@@ -375,7 +377,7 @@ def _chart_texts(board: sla.SlaBoard, labels: list[str], *, draw: bool) -> list[
                 f"hours. Over the period: median {duration(head.median_hours)}, "
                 f"p90 {duration(head.p90_hours)}. Requests not touched yet are not in it."
             ),
-            svg=_svg(
+            svg=svg_inline(
                 _lines(
                     board.weeks,
                     [("Median", weekly["median_hours"]), ("p90", weekly["p90_hours"])],
@@ -474,5 +476,5 @@ def _breach_chart(
         title=title,
         description=description,
         table=table,
-        svg=_svg(_stacked_bars(board.weeks, counts), key=key, title=title) if draw else None,
+        svg=svg_inline(_stacked_bars(board.weeks, counts), key=key, title=title) if draw else None,
     )
