@@ -18,7 +18,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from leadline.insight.attribution import MODEL_NAMES, MODELS, Report, Row, money
 from leadline.web.insight_plots import Chart, Table
-from leadline.web.sla_plots import _GRID, _INK, _MUTED, _OTHERS, _SERIES, svg_inline
+from leadline.web.sla_plots import _INK, _OTHERS, _SERIES, figure_axes, svg_inline
 
 matplotlib.use("Agg")
 matplotlib.rcParams["svg.fonttype"] = "none"
@@ -35,23 +35,7 @@ def _short(label: str) -> str:
 
 def _axes(rows: int, *, legend_rows: int) -> tuple[Figure, Axes]:
     height = 0.9 + 0.34 * rows * 2 + 0.22 * legend_rows
-    figure = Figure(figsize=(6.4, height))
-    width_pt, height_pt = 6.4 * 72, height * 72
-    figure.subplots_adjust(
-        left=150 / width_pt,
-        right=1 - 14 / width_pt,
-        bottom=26 / height_pt,
-        top=1 - (10 + 15 * legend_rows) / height_pt,
-    )
-    axes = figure.add_subplot()
-    axes.set_facecolor("none")
-    for side in ("top", "right", "left"):
-        axes.spines[side].set_visible(False)
-    axes.spines["bottom"].set_color(_GRID)
-    axes.tick_params(axis="both", length=0, labelsize=10, colors=_MUTED, pad=6)
-    axes.grid(axis="x", color=_GRID, linewidth=0.8)
-    axes.set_axisbelow(True)
-    return figure, axes
+    return figure_axes((6.4, height), (150, 14, 26, 10 + 15 * legend_rows), grid="x")
 
 
 def _bars(names: list[str], series: list[tuple[str, list[float]]]) -> Figure:

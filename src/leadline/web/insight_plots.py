@@ -22,7 +22,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from leadline.insight.drivers import ratio
 from leadline.insight.survival import Curve
 from leadline.insight.transitions import JourneyReport, StepReport, TimeInStep
-from leadline.web.sla_plots import svg_inline
+from leadline.web.sla_plots import figure_axes, svg_inline
 
 matplotlib.use("Agg")
 matplotlib.rcParams["svg.fonttype"] = "none"
@@ -84,20 +84,7 @@ def lift_range(low: float, high: float) -> str:
 def _axes(
     size: tuple[float, float], margins: tuple[float, float, float, float]
 ) -> tuple[Figure, Axes]:
-    figure = Figure(figsize=size)
-    width, height = (inches * 72 for inches in size)
-    left, right, bottom, top = margins
-    figure.subplots_adjust(
-        left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height
-    )
-    axes = figure.add_subplot()
-    axes.set_facecolor("none")
-    for side in ("top", "right", "left"):
-        axes.spines[side].set_visible(False)
-    axes.spines["bottom"].set_color(_GRID)
-    axes.tick_params(axis="both", length=0, labelsize=10, colors=_MUTED, pad=6)
-    axes.set_axisbelow(True)
-    return figure, axes
+    return figure_axes(size, margins, line=_GRID, muted=_MUTED)
 
 
 @dataclasses.dataclass(frozen=True)

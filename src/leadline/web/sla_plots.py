@@ -14,7 +14,7 @@ import io
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import matplotlib
 import numpy as np
@@ -134,24 +134,38 @@ _MARGIN_LEFT, _MARGIN_RIGHT, _MARGIN_BOTTOM, _MARGIN_TOP = 40.0, 8.0, 24.0, 10.0
 _LEGEND_ROW = 15.0
 
 
-def _new_axes(*, legend_rows: int = 0) -> tuple[Figure, Axes]:
-    figure = Figure(figsize=_FIGSIZE)
-    width, height = (inches * 72 for inches in _FIGSIZE)
+def figure_axes(
+    size: tuple[float, float],
+    margins: tuple[float, float, float, float],
+    *,
+    grid: Literal["x", "y"] | None = None,
+    line: str = _GRID,
+    muted: str = _MUTED,
+) -> tuple[Figure, Axes]:
+    """A figure of `size` inches with one quiet axes: `margins` (left, right, bottom, top) in
+    points, no frame but the baseline, no tick marks, labels in `muted`, an optional grid in
+    `line` (colours are a page's stand-ins, see svg_inline)."""
+    figure = Figure(figsize=size)
+    width, height = (inches * 72 for inches in size)
+    left, right, bottom, top = margins
     figure.subplots_adjust(
-        left=_MARGIN_LEFT / width,
-        right=1 - _MARGIN_RIGHT / width,
-        bottom=_MARGIN_BOTTOM / height,
-        top=1 - (_MARGIN_TOP + legend_rows * _LEGEND_ROW) / height,
+        left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height
     )
     axes = figure.add_subplot()
     axes.set_facecolor("none")
     for side in ("top", "right", "left"):
         axes.spines[side].set_visible(False)
-    axes.spines["bottom"].set_color(_GRID)
-    axes.tick_params(axis="both", length=0, labelsize=10, colors=_MUTED, pad=6)
-    axes.grid(axis="y", color=_GRID, linewidth=0.8)
+    axes.spines["bottom"].set_color(line)
+    axes.tick_params(axis="both", length=0, labelsize=10, colors=muted, pad=6)
+    if grid is not None:
+        axes.grid(axis=grid, color=line, linewidth=0.8)
     axes.set_axisbelow(True)
     return figure, axes
+
+
+def _new_axes(*, legend_rows: int = 0) -> tuple[Figure, Axes]:
+    top = _MARGIN_TOP + legend_rows * _LEGEND_ROW
+    return figure_axes(_FIGSIZE, (_MARGIN_LEFT, _MARGIN_RIGHT, _MARGIN_BOTTOM, top), grid="y")
 
 
 def _week_ticks(axes: Axes, weeks: Sequence[dt.date]) -> None:
