@@ -619,6 +619,26 @@ def _accounts_by_ref(chunk: _Chunk, values: set[str]) -> dict[str, Account]:
     return found
 
 
+def _references_resolve(
+    chunk: _Chunk, *, account_hint: str = ""
+) -> tuple[dict[str, int], dict[str, Account]]:
+    """The people (→ id) and accounts the chunk's rows name, by external id, email or name; a
+    row naming one nobody has fails, naming its column."""
+    pending = [row for row in chunk.rows if not row.failed]
+    named = {
+        role: {str(r.values[role]) for r in pending if r.values.get(role) is not None}
+        for role in ("person", "account")
+    }
+    people = _people_by_ref(chunk, named["person"])
+    accounts = _accounts_by_ref(chunk, named["account"])
+    for row in pending:
+        if (person := row.values.get("person")) is not None and str(person) not in people:
+            chunk.fail(row, row.headers["person"], f"no person with id or email {person!r}")
+        if (account := row.values.get("account")) is not None and str(account) not in accounts:
+            chunk.fail(row, row.headers["account"], f"no account {account!r}{account_hint}")
+    return people, accounts
+
+
 def _name_key(name: str) -> str:
     return "name:" + name.strip().lower()
 
@@ -887,22 +907,11 @@ def _opportunities_write(chunk: _Chunk) -> None:
             values["amount"] = money
         if values.get("name"):
             values["name"] = str(values["name"])[:200]
-    pending = [row for row in chunk.rows if not row.failed]
-    people = _people_by_ref(
-        chunk, {str(r.values["person"]) for r in pending if r.values.get("person") is not None}
-    )
-    accounts = _accounts_by_ref(
-        chunk, {str(r.values["account"]) for r in pending if r.values.get("account") is not None}
-    )
-    for row in pending:
-        person, account = row.values.get("person"), row.values.get("account")
-        if person is not None and str(person) not in people:
-            chunk.fail(row, row.headers["person"], f"no person with id or email {person!r}")
-        if account is not None and str(account) not in accounts:
-            chunk.fail(
-                row, row.headers["account"], f"no account {account!r} (import accounts first)"
-            )
-        if person is None and account is None:
+    people, accounts = _references_resolve(chunk, account_hint=" (import accounts first)")
+    for row in chunk.rows:
+        if row.failed:
+            continue
+        if row.values.get("person") is None and row.values.get("account") is None:
             chunk.fail(
                 row,
                 chunk.column("account") or chunk.column("person"),
@@ -944,12 +953,7 @@ def _events_write(chunk: _Chunk) -> None:
         for role in ("person", "name", "occurred_at"):
             if row.values.get(role) in (None, ""):
                 chunk.fail(row, chunk.column(role), f"no {role.replace('_', ' ')}")
-    pending = [row for row in chunk.rows if not row.failed]
-    people = _people_by_ref(chunk, {str(r.values["person"]) for r in pending})
-    for row in pending:
-        if str(row.values["person"]) not in people:
-            person = row.values["person"]
-            chunk.fail(row, row.headers["person"], f"no person with id or email {person!r}")
+    people, _ = _references_resolve(chunk)
     source = chunk.mapping.source
     pending = [row for row in chunk.rows if not row.failed]
     for row in pending:
@@ -1026,18 +1030,7 @@ def _journey_history_write(chunk: _Chunk) -> None:
             chunk.fail(row, chunk.column("step"), f"no step {values['step']!r} on {journey.name}")
             continue
         values["journey"], values["step"] = journey, steps[step_key]
-    pending = [row for row in chunk.rows if not row.failed]
-    people = _people_by_ref(
-        chunk, {str(r.values["person"]) for r in pending if r.values.get("person") is not None}
-    )
-    accounts = _accounts_by_ref(
-        chunk, {str(r.values["account"]) for r in pending if r.values.get("account") is not None}
-    )
-    for row in pending:
-        if (person := row.values.get("person")) is not None and str(person) not in people:
-            chunk.fail(row, row.headers["person"], f"no person with id or email {person!r}")
-        if (account := row.values.get("account")) is not None and str(account) not in accounts:
-            chunk.fail(row, row.headers["account"], f"no account {account!r}")
+    people, accounts = _references_resolve(chunk)
     rows = chunk.dedupe("transition")
     person_ids = {
         people[str(r.values["person"])] for r in rows if r.values.get("person") is not None
