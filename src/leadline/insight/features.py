@@ -79,9 +79,14 @@ def event_counts(cases: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(counts, index=cases.index, columns=[EVENTS_PREFIX + n for n in names])
 
 
-def _account_of(people: pd.Series) -> pd.Series:
+def current_accounts() -> pd.Series:
+    """Each person's current account (their latest membership): person_id → account_id."""
     memberships = history.memberships_frame().drop_duplicates("person_id", keep="last")
-    return people.map(memberships.set_index("person_id")["account_id"]).astype("Int64")
+    return memberships.set_index("person_id")["account_id"]
+
+
+def _account_of(people: pd.Series) -> pd.Series:
+    return people.map(current_accounts()).astype("Int64")
 
 
 def win_examples() -> Examples:

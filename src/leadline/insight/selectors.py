@@ -219,13 +219,6 @@ def _assemble(
     return X.reindex(columns=list(columns))
 
 
-def _memberships() -> pd.Series:
-    from leadline.insight import history
-
-    memberships = history.memberships_frame().drop_duplicates("person_id", keep="last")
-    return memberships.set_index("person_id")["account_id"]
-
-
 def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
@@ -240,10 +233,10 @@ def win_cases(
     events before the opportunity opened (before now, without one)."""
     import pandas as pd
 
-    from leadline.insight import history
+    from leadline.insight import features, history
 
     moment = pd.Timestamp(now or clock.now())
-    membership = _memberships()
+    membership = features.current_accounts()
     opportunities = history.opportunities_frame()
     opened = opportunities[opportunities["status"] == "open"].sort_values(["opened_at", "id"])
     opened = opened.assign(
@@ -302,9 +295,10 @@ def step_cases(
     before they reached it."""
     import pandas as pd
 
+    from leadline.insight import features
     from leadline.journeys.models import JourneyPosition
 
-    membership = _memberships()
+    membership = features.current_accounts()
     positions = list(
         JourneyPosition.objects.filter(step_id=step_id)
         .order_by("pk")
