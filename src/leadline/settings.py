@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "leadline.commitments",
     "leadline.campaigns",
     "leadline.imports",
+    "leadline.relationships",
     "leadline.insight",
     "leadline.web",
     "leadline.api",
@@ -264,6 +265,18 @@ OUTREACH_STOP_HANDLERS: list[str] = [
 # Routing.
 ROUTING_RELATIONSHIP_CAP = _env_int("LEADLINE_RELATIONSHIP_CAP", 150)
 ROUTING_DEFAULT_TEAM = os.environ.get("LEADLINE_DEFAULT_TEAM", "")
+# How routing counts a seller's load against their cap: a function taking `user_ids=` and
+# answering {user id: active relationships}. Routing must not import the apps further down the
+# lead's flow (opportunities, conversations), which decide what "active" means.
+ROUTING_LOADS = "leadline.relationships.selectors.relationship_loads"
+
+# Relationships (issue 7): a relationship is active while it has an open request, an open
+# opportunity, or a touch or conversation in the last RELATIONSHIP_ACTIVE_DAYS; it is going cold
+# when its last two-way touch is older than RELATIONSHIP_COLD_DAYS; the team page warns at
+# RELATIONSHIP_ALERT_SHARE of a seller's cap.
+RELATIONSHIP_ACTIVE_DAYS = _env_int("LEADLINE_RELATIONSHIP_ACTIVE_DAYS", 90)
+RELATIONSHIP_COLD_DAYS = _env_int("LEADLINE_RELATIONSHIP_COLD_DAYS", 30)
+RELATIONSHIP_ALERT_SHARE = 0.9
 
 # Booking: "N/S" booking-page posts (book, reschedule, cancel) per client address; the page an
 # appointment set on a call goes to when the person has no owner with a page (a slug; empty:

@@ -14,7 +14,15 @@ from leadline.capture.models import Request
 from leadline.core import clock
 from leadline.core.models import Team, TimelineEvent, User
 from leadline.routing import services
-from leadline.routing.models import Absence, Assignment, Ownership, Queue, RoutingRule
+from leadline.routing.models import (
+    Absence,
+    Assignment,
+    Ownership,
+    Queue,
+    RoutingRule,
+    Touch,
+    TouchKind,
+)
 from leadline.routing.selectors import leaks
 from tests import factories
 from tests.routing.conftest import MONDAY_10, new_request, owner_of
@@ -89,7 +97,10 @@ def test_away_paused_and_full_reps_are_skipped_with_reasons(emea: Team) -> None:
     tom = User.objects.get(username="tom")
     tom.relationship_cap = 1
     tom.save()
-    Ownership.objects.create(owner=tom, person=factories.person())
+    # A relationship counts against the cap while it is active: here, a recent touch.
+    known = factories.person()
+    Ownership.objects.create(owner=tom, person=known)
+    Touch.objects.create(person=known, user=tom, kind=TouchKind.EMAIL)
 
     request = new_request()
     assignment = services.request_assign(request_id=request.pk)

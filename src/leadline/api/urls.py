@@ -15,10 +15,12 @@ from leadline.api import (
     conversations,
     engagement,
     events,
+    handover,
     imports,
     outreach,
     people,
     predictions,
+    relationships,
     transitions,
 )
 
@@ -73,3 +75,5 @@ api.add_router("/insight/journeys", transitions.router)
 api.add_router("/insight", predictions.router)
 api.add_router("/insight/attribution", attribution.router)
 api.add_router("/campaigns", campaigns.router)
+api.add_router("/handovers", handover.router)
+api.add_router("/relationships", relationships.router)

@@ -48,6 +48,11 @@ class User(AbstractUser):
     relationship_cap = models.PositiveIntegerField(
         null=True, blank=True, help_text="Most active relationships; empty: the default (150)"
     )
+    # Set when a handover plan says they leave the company or move to another team on this day:
+    # from then routing gives them nothing new. Cleared when a move is done.
+    departs_at = models.DateTimeField(
+        null=True, blank=True, help_text="Leaving or moving team then: routing skips them"
+    )
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username

@@ -206,3 +206,31 @@ def access_prediction(user: Any) -> bool:
 def access_campaigns(user: Any) -> bool:
     """See campaigns; enter and change their cost."""
     return _role(user) in {Role.ADMIN, Role.MARKETING}
+
+
+# Relationships: handover, capacity, health, company memory ------------------------------------
+
+
+def access_handover(user: Any) -> bool:
+    """Plan, review, change and apply the handover of a seller who leaves or moves team."""
+    return _role(user) in {Role.ADMIN, Role.SALES_MANAGER}
+
+
+def access_briefings(user: Any) -> bool:
+    """Read the briefings on relationships handed over to you (managers and admins: anyone's)."""
+    return _role(user) in SELLERS
+
+
+def access_team_load(user: Any) -> bool:
+    """The team page: each seller's active relationships against their cap."""
+    return _role(user) in {Role.ADMIN, Role.SALES_MANAGER}
+
+
+def access_relationship_health(user: Any) -> bool:
+    """Relationship health and the "going cold" list: a rep's own, a manager's team's."""
+    return _role(user) in SELLERS
+
+
+def is_manager(user: Any) -> bool:
+    """Managers (and admins) read private notes and every seller's lists."""
+    return _role(user) in {Role.ADMIN, Role.SALES_MANAGER}

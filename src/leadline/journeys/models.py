@@ -320,6 +320,16 @@ class ConversationKind(models.TextChoices):
     NOTE = "note", "Note"
 
 
+class Visibility(models.TextChoices):
+    """Who may read a conversation or note. Calls, meetings and emails are company memory; a
+    note of personal context is for the team of the person's owner; a private note for its
+    author and the managers."""
+
+    COMPANY = "company", "Everyone in the company"
+    TEAM = "team", "The owner's team (personal context)"
+    AUTHOR = "author", "Only me and the managers"
+
+
 class Conversation(models.Model):
     """A call, meeting, email or note: who took part, what was said, the prospect's words."""
 
@@ -340,6 +350,9 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(default=clock.now)
     private = models.BooleanField(
         default=False, help_text="For staff only: outside callers never see it"
+    )
+    visibility = models.CharField(
+        max_length=10, choices=Visibility.choices, default=Visibility.COMPANY
     )
 
     class Meta:

@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 import functools
 import zoneinfo
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from leadline.capture.models import Request, RequestStatus
 from leadline.core import clock
@@ -118,13 +119,15 @@ def relationship_cap(user: User) -> int:
     return user.relationship_cap or settings.ROUTING_RELATIONSHIP_CAP
 
 
-def _relationships() -> QuerySet[Ownership]:
-    """Active relationships: people a seller currently owns and must keep up with."""
-    return Ownership.objects.filter(ended_at__isnull=True, person__isnull=False)
+def seller_loads(user_ids: Iterable[int], *, at: dt.datetime | None = None) -> dict[int, int]:
+    """{user id: active relationships}, counted by settings.ROUTING_LOADS (the relationships
+    app decides what "active" means: an open request or deal, or a recent touch)."""
+    counter: Callable[..., dict[int, int]] = import_string(settings.ROUTING_LOADS)
+    return counter(user_ids=list(user_ids), at=at)
 
 
 def active_relationships(user: User) -> int:
-    return _relationships().filter(owner=user).count()
+    return seller_loads([user.pk]).get(user.pk, 0)
 
 
 OFF_HOURS = "outside working hours"
@@ -162,6 +165,9 @@ class RoutingState:
             return "deactivated"
         if not user.accepts_new_leads:
             return "paused new leads"
+        if user.departs_at is not None:
+            # A handover is planned: nothing new for someone whose relationships are moving on.
+            return f"handing over on {user.departs_at:%d %b}"
         absence = self.away.get(user.pk)
         if absence is not None:
             return f"away until {absence.ends_at:%d %b %H:%M} UTC"
@@ -244,7 +250,7 @@ def routing_state_load(*, requests: list[Request], at: dt.datetime) -> RoutingSt
             user__in=judged, starts_at__lte=at, ends_at__gt=at
         ).order_by("starts_at")
     }
-    state.loads = _counts(_relationships(), judged)
+    state.loads = seller_loads(judged, at=at)
     state.recent = _counts(Assignment.objects.filter(at__gte=at - FAIRNESS_WINDOW), judged)
     return state
 

@@ -17,6 +17,10 @@ from leadline.web import (
     insight_models,
     journeys,
     outreach,
+    relationships_briefings,
+    relationships_handover,
+    relationships_health,
+    relationships_team,
     sla,
     views,
 )
@@ -116,4 +120,8 @@ urlpatterns += [
     *insight_journeys.urlpatterns,
     *insight_models.urlpatterns,
     *attribution.urlpatterns,
+    *relationships_handover.urlpatterns,
+    *relationships_briefings.urlpatterns,
+    *relationships_team.urlpatterns,
+    *relationships_health.urlpatterns,
 ]
