@@ -20,6 +20,7 @@ from leadline.api import (
     outreach,
     people,
     predictions,
+    relationship_health,
     relationships,
     transitions,
 )
@@ -77,3 +78,4 @@ api.add_router("/insight/attribution", attribution.router)
 api.add_router("/campaigns", campaigns.router)
 api.add_router("/handovers", handover.router)
 api.add_router("/relationships", relationships.router)
+api.add_router("/relationships", relationship_health.router)
