@@ -822,10 +822,156 @@ def campaign_touch(
 # Handover ----------------------------------------------------------------------------------------
 
 
+def handover_team(*, reps: int = 2, **extra: Any) -> tuple[Team, User, list[User]]:
+    """A team with a manager and `reps` sales reps: (team, manager, reps)."""
+    boss = user(role=Role.SALES_MANAGER)
+    crew = team(manager=boss, **extra)
+    boss.team = crew
+    boss.save(update_fields=["team"])
+    return crew, boss, [user(team=crew) for _ in range(reps)]
+
+
+def handover_plan(
+    *, leaver: User, actor: User, kind: str = "leaving", days: int = 14, **extra: Any
+) -> Any:
+    """A draft handover plan for `leaver`, made by the real service, effective in `days`."""
+    from leadline.core import clock
+    from leadline.relationships.services import handover_plan_create
+
+    return handover_plan_create(
+        user=leaver,
+        kind=kind,
+        effective_at=clock.now() + dt.timedelta(days=days),
+        actor=actor,
+        **extra,
+    )
+
+
 # Capacity ----------------------------------------------------------------------------------------
+
+
+def owned_people(
+    *, owner: User, count: int = 1, active: bool = True, at: dt.datetime | None = None
+) -> list[Person]:
+    """`count` people `owner` owns now; `active`: each with a touch at `at` (default: now), so
+    each counts against the owner's cap; else dormant (owned, nothing going on)."""
+    from leadline.core import clock
+    from leadline.routing.models import Ownership, Touch, TouchKind
+
+    people = [person() for _ in range(count)]
+    Ownership.objects.bulk_create(Ownership(owner=owner, person=p) for p in people)
+    if active:
+        Touch.objects.bulk_create(
+            Touch(person=p, user=owner, kind=TouchKind.EMAIL, at=at or clock.now()) for p in people
+        )
+    return people
 
 
 # Relationship health -----------------------------------------------------------------------------
 
 
+def owned(*, owner: User, of: Person | Account, since: Any = None) -> Any:
+    """`owner` holds the relationship with `of` (a person or an account) since `since`."""
+    from leadline.core import clock
+    from leadline.routing.models import Ownership
+
+    which = {"person": of} if isinstance(of, Person) else {"account": of}
+    return Ownership.objects.create(owner=owner, started_at=since or clock.now(), **which)
+
+
+def touch(*, person: Person, at: Any, kind: str = "email", outcome: str = "", **extra: Any) -> Any:
+    """A routing Touch (our attempt to reach them); a call needs an outcome ("connected"...)."""
+    from leadline.routing.models import Touch
+
+    if kind == "call" and not outcome:
+        outcome = "no_answer"
+    return Touch.objects.create(person=person, kind=kind, outcome=outcome, at=at, **extra)
+
+
+def inbound_message(*, person: Person | None, at: Any, kind: str = "reply", **extra: Any) -> Any:
+    """Mail from `person` as the inbound processing leaves it: matched, of `kind` (reply,
+    bounce, auto_reply), received at `at`."""
+    from leadline.inbound.models import InboundMessage, Source, Status
+
+    n = next(_seq)
+    return InboundMessage.objects.create(
+        message_id=f"<in{n}@company.example>",
+        raw=b"Subject: Re: hello\r\n\r\nThanks!\r\n",
+        from_address=person.emails.first().email if person is not None else "x@y.example",  # type: ignore[union-attr]
+        source=Source.WEBHOOK,
+        received_at=at,
+        status=Status.PROCESSED,
+        processed_at=at,
+        kind=kind,
+        person=person,
+        **extra,
+    )
+
+
+def booked_meeting(
+    *, person: Person, host: User, starts_at: Any, cancelled: bool = False, **extra: Any
+) -> Any:
+    """A booked meeting with `person` (30 minutes), cancelled when `cancelled`."""
+    from leadline.booking.models import Meeting, MeetingStatus
+
+    return Meeting.objects.create(
+        person=person,
+        host=host,
+        starts_at=starts_at,
+        ends_at=starts_at + dt.timedelta(minutes=30),
+        title="Intro",
+        uid=f"meeting-{next(_seq)}@leadline.test",
+        status=MeetingStatus.CANCELLED if cancelled else MeetingStatus.BOOKED,
+        cancelled_at=starts_at if cancelled else None,
+        **extra,
+    )
+
+
 # Company memory ----------------------------------------------------------------------------------
+
+
+def memory_cast() -> Any:
+    """Who's who for company memory: Ann and Vera at Acme; Ann owned (person and account) by
+    `owner` in team A, with `teammate` and their `manager`; `author` and `other`, reps in team
+    B; an `admin`, a `marketer` (no team) and an outside `caller`."""
+    from types import SimpleNamespace
+
+    from leadline.routing.models import Ownership
+
+    team_a, team_b = team(name=f"Team A {next(_seq)}"), team(name=f"Team B {next(_seq)}")
+    cast = SimpleNamespace(
+        owner=user(team=team_a),
+        teammate=user(team=team_a),
+        manager=user(role=Role.SALES_MANAGER, team=team_a),
+        author=user(team=team_b),
+        other=user(team=team_b),
+        admin=user(role=Role.ADMIN),
+        marketer=user(role=Role.MARKETING),
+        caller=outside_caller(),
+        team_a=team_a,
+        team_b=team_b,
+        acme=account(name="Acme Memory"),
+        ann=person(first_name="Ann", last_name="Lee", title="Head of Finance Systems"),
+        vera=person(first_name="Vera", last_name="Stone", title="CFO"),
+    )
+    team_a.manager = cast.manager
+    team_a.save(update_fields=["manager"])
+    for someone in (cast.ann, cast.vera):
+        membership(person=someone, account=cast.acme)
+    Ownership.objects.create(owner=cast.owner, person=cast.ann, reason="tests")
+    Ownership.objects.create(owner=cast.owner, account=cast.acme, reason="tests")
+    return cast
+
+
+def note(
+    *, people: list[Person], logged_by: User, visibility: str, summary: str = "", **extra: Any
+) -> Any:
+    """A note logged through the real service with this visibility (company, team, author)."""
+    extra.setdefault("kind", "note")
+    return conversation(
+        people=people,
+        logged_by=logged_by,
+        visibility=visibility,
+        summary=summary or f"A {visibility} note {next(_seq)}.",
+        **extra,
+    )

@@ -22,7 +22,7 @@ OURS = {
     "demo-data": "generate deterministic demo data (--people N --seed S)",
     "token": "create an API token for a user (--user NAME)",
     "doctor": "check configuration, database, mail and background work",
-    "leaks": "list every open request without an owner or a first-touch deadline (exit 1 if any)",
+    "leaks": "list dropped requests and records still held by leavers (exit 1 if any)",
     "inbound-poll": "read the mailbox of LEADLINE_IMAP_URL once: replies and bounces",
     "import": "import a CSV file (FILE --mapping NAME_OR_PATH; --list-presets; --resume JOB)",
 }
@@ -97,6 +97,12 @@ def _sweeps() -> None:
     from leadline.outreach.services import newsletters_resume
 
     newsletters_resume()  # outreach: a marketing email's send whose task was lost goes on
+    from leadline.relationships.services import handovers_complete_due
+
+    handovers_complete_due()  # relationships: on a handover's day, a leaver goes, a mover moves
+    from leadline.relationships.capacity import capacity_alerts_check
+
+    capacity_alerts_check()  # capacity: alert sellers at 90% of their cap; clear those below
     wal_checkpoint(connection)
 
 

@@ -106,6 +106,18 @@ PATHS |= {
     "/api/v1/campaigns",
     "/api/v1/campaigns/{campaign_id}",
 }
+# Capacity: each seller's active relationships against their cap.
+PATHS |= {"/api/v1/relationships/load", "/api/v1/relationships/load/{user_id}"}
+# Handover: plan, review, change and apply who takes over from a seller who leaves or moves.
+PATHS |= {
+    "/api/v1/handovers",
+    "/api/v1/handovers/{plan_id}",
+    "/api/v1/handovers/{plan_id}/items/{item_id}",
+    "/api/v1/handovers/{plan_id}/apply",
+    "/api/v1/handovers/{plan_id}/cancel",
+}
+# Relationship health: the figures of each relationship and the going-cold list.
+PATHS |= {"/api/v1/relationships/health"}
 
 
 @pytest.mark.django_db

@@ -237,9 +237,10 @@ def snapshot() -> dict[str, list[str]]:
 
 
 def wipe() -> None:
-    # Issue 5's and 6's areas, last in the flow first (their rows point at the earlier ones).
+    # Issue 5's, 6's and 7's areas, last in the flow first (their rows point at the earlier ones).
     for label in (
         "insight",
+        "relationships",
         "imports",
         "campaigns",
         "inbound",

@@ -13,8 +13,9 @@ from leadline.api.auth import REFUSALS, ErrorOut, require
 from leadline.api.common import TIMELINE_DEPTH, MergeIn, Paging, TimelineEventOut, field_error
 from leadline.core.models import Account, Membership
 from leadline.core.permissions import access_merge, access_people
-from leadline.core.selectors import account_timeline, accounts_search
+from leadline.core.selectors import accounts_search
 from leadline.core.services import account_merge
+from leadline.relationships.memory import account_timeline_all
 
 router = Router(tags=["accounts"])
 
@@ -110,9 +111,11 @@ def account_get(request: HttpRequest, account_id: int) -> Account:
 )
 @paginate(Paging)
 def account_timeline_list(request: HttpRequest, account_id: int) -> Any:
-    """Events about the account and about everyone in it, newest first (the latest 10,000)."""
-    require(request, access_people)
-    return account_timeline(account=_account(account_id), limit=TIMELINE_DEPTH)
+    """Events about the account and about everyone who is or was in it, by anyone in the
+    company, newest first (the latest 10,000); the events of conversations you may not read
+    left out."""
+    user = require(request, access_people)
+    return account_timeline_all(account=_account(account_id), user=user, limit=TIMELINE_DEPTH)
 
 
 @router.post(

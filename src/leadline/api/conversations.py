@@ -35,13 +35,14 @@ from leadline.journeys.models import (
     ConversationPainPoint,
     PainPoint,
     PainStatus,
+    Visibility,
 )
 from leadline.journeys.selectors import (
     PainPointTally,
-    conversations_query,
     pain_point_tallies,
     quote_lines,
 )
+from leadline.relationships.memory import conversations_query_visible, may_read
 
 conversations_router = Router(tags=["conversations"])
 people_router = Router(tags=["conversations"])
@@ -121,6 +122,10 @@ class ConversationOut(Schema):
     account_id: int | None
     logged_by: str | None = Field(None, description="Username of who logged it")
     created_at: dt.datetime
+    visibility: Visibility = Field(
+        description="Who may read it: company (everyone), team (personal context: the owner's "
+        "team, its author and the managers) or author (only its author and the managers)"
+    )
     pain_points: list[SuggestionOut] = Field(
         description="Pain points from the catalogue this conversation names"
     )
@@ -167,6 +172,12 @@ class ConversationIn(Strict):
     account_id: int | None = Field(None, description="The account it was with (404: unknown)")
     occurred_at: Annotated[dt.datetime | None, AfterValidator(moment_past)] = Field(
         None, description="When it happened (default: now); with a time zone"
+    )
+    visibility: Visibility = Field(
+        Visibility.COMPANY,
+        description="Who may read it: company (default: everyone; calls, meetings and emails "
+        "are company memory), team (a note of personal context: the team of whoever owns the "
+        "person or account, its author and the managers), author (only you and the managers)",
     )
 
 
@@ -262,6 +273,7 @@ def conversation_post(request: HttpRequest, payload: ConversationIn) -> Status[C
             account=account,
             occurred_at=payload.occurred_at,
             logged_by=user,
+            visibility=payload.visibility,
         )
     except ValueError as exc:
         name, _, message = str(exc).partition(": ")
@@ -276,13 +288,14 @@ def conversation_post(request: HttpRequest, payload: ConversationIn) -> Status[C
 )
 @paginate(Paging)
 def person_conversations(request: HttpRequest, person_id: int) -> QuerySet[Conversation]:
-    """The conversations this person took part in, newest first, each with the pain points
-    it named and whether a rep confirmed them."""
-    require(request, access_people)
+    """The conversations this person took part in that you may read (notes of personal
+    context: the owner's team; private notes: their author and the managers), newest first,
+    each with the pain points it named and whether a rep confirmed them."""
+    user = require(request, access_people)
     person = Person.objects.filter(pk=person_id).first()
     if person is None:
         raise HttpError(404, f"no person {person_id}")
-    return conversations_query(person=person)
+    return conversations_query_visible(user=user, person=person)
 
 
 # Pain points --------------------------------------------------------------------------------------
@@ -394,6 +407,6 @@ def suggestion_decision(
         .filter(pk=suggestion_id)
         .first()
     )
-    if suggestion is None:
+    if suggestion is None or not may_read(user=user, conversation=suggestion.conversation):
         raise HttpError(404, f"no pain-point suggestion {suggestion_id}")
     return pain_point_decide(suggestion=suggestion, confirmed=payload.confirmed, decided_by=user)

@@ -32,9 +32,10 @@ from leadline.capture.models import Consent
 from leadline.core import clock
 from leadline.core.models import Channel, Membership, Person
 from leadline.core.permissions import access_merge, access_people, access_person_edit
-from leadline.core.selectors import people_search, person_timeline
+from leadline.core.selectors import people_search
 from leadline.core.services import person_merge, person_update
 from leadline.insight.labels import person_labels
+from leadline.relationships.memory import person_timeline_visible
 
 router = Router(tags=["people"])
 
@@ -293,9 +294,11 @@ def person_patch(request: HttpRequest, person_id: int, payload: PersonPatch) -> 
 )
 @paginate(Paging)
 def person_timeline_list(request: HttpRequest, person_id: int) -> Any:
-    """Everything that happened with this person, newest first (the latest 10,000)."""
-    require(request, access_people)
-    return person_timeline(person=_person(person_id), limit=TIMELINE_DEPTH)
+    """Everything that happened with this person, newest first (the latest 10,000); the
+    events of conversations you may not read (another team's personal context, someone
+    else's private note) left out."""
+    user = require(request, access_people)
+    return person_timeline_visible(person=_person(person_id), user=user, limit=TIMELINE_DEPTH)
 
 
 @router.post(

@@ -60,8 +60,10 @@ def host_hours(user: User) -> WorkingHours:
 
 def page_hosts(page: BookingPage) -> list[User]:
     """Who a page books with: its seller, or the team's active sellers (in id order)."""
-    users = User.objects.filter(is_active=True, role__in=HOST_ROLES).select_related(
-        "team", "bookable_hours"
+    users = (
+        User.objects.filter(is_active=True, role__in=HOST_ROLES)
+        .exclude(departs_at__lte=clock.now())  # left: their handover date has come
+        .select_related("team", "bookable_hours")
     )
     if page.user_id is not None:
         return list(users.filter(pk=page.user_id))

@@ -43,7 +43,7 @@ from leadline.capture.models import Request, RequestStatus
 from leadline.capture.services import email_normalise, person_create
 from leadline.core import clock
 from leadline.core.models import Person, Team, User
-from leadline.core.selectors import person_email
+from leadline.core.selectors import person_email, unassignable_because
 from leadline.core.services import audit_record, timeline_record
 from leadline.engagement.services import handoff_create
 from leadline.notify.services import MailAttachment, mail_send, notify_user
@@ -247,6 +247,11 @@ def meeting_book(
     if not page.active:
         raise SlotUnavailable("This booking page is closed.")
     now = clock.now()
+    if page.user is not None and (gone := unassignable_because(page.user, at=now)) is not None:
+        # A seller who has left takes no meetings: the page says so rather than booking them.
+        raise ValidationError(
+            {"host": f"{page.user} no longer takes bookings ({gone}). Please contact us instead."}
+        )
     with transaction.atomic():
         if person is None:
             person = _person_for_booking(

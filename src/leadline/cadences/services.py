@@ -47,7 +47,7 @@ from leadline.capture.models import Request, RequestKind, RequestStatus
 from leadline.core import clock
 from leadline.core.deadlines import due_ids
 from leadline.core.models import Person, PersonPhone, TimelineEvent, User
-from leadline.core.selectors import person_account, person_email
+from leadline.core.selectors import person_account, person_email, unassignable_because
 from leadline.core.services import audit_record, timeline_record
 from leadline.engagement.models import PersonLifecycle, Stage
 from leadline.journeys.models import JourneyPosition, JourneyStep
@@ -81,6 +81,8 @@ MERGE_FIELDS = ("first_name", "company", "owner_name")
 MERGE_FALLBACKS = {"first_name": "there", "company": "your company", "owner_name": "The team"}
 
 MAIL_REASON = "cadence.email"
+# How long a step waits while the person's owner has left (see _held_for_leaver).
+LEAVER_HOLD = dt.timedelta(days=1)
 
 
 class EnrolmentRefused(ValidationError):
@@ -548,11 +550,38 @@ def _call_run(
     )
 
 
+def manual_task_create(
+    *,
+    person: Person,
+    assignee: User | None,
+    title: str,
+    instructions: str = "",
+    due_at: dt.datetime | None = None,
+    enrolment: Enrolment | None = None,
+    step: CadenceStep | None = None,
+) -> ManualTask:
+    """A task to do by hand for `person`. Nobody who has left (or is deactivated) is given one:
+    ValidationError on "assignee"."""
+    at = clock.now()
+    if assignee is not None and (gone := unassignable_because(assignee, at=at)) is not None:
+        raise ValidationError({"assignee": f"{assignee} cannot take this ({gone})."})
+    return ManualTask.objects.create(
+        person=person,
+        enrolment=enrolment,
+        step=step,
+        assignee=assignee,
+        title=title[:200],
+        instructions=instructions,
+        due_at=due_at or at,
+        created_at=at,
+    )
+
+
 def _manual_run(
     enrolment: Enrolment, step: CadenceStep, *, owner: User | None, at: dt.datetime
 ) -> None:
     assignee = owner or enrolment.enrolled_by
-    task = ManualTask.objects.create(
+    task = manual_task_create(
         person=enrolment.person,
         enrolment=enrolment,
         step=step,
@@ -560,7 +589,6 @@ def _manual_run(
         title=step.title,
         instructions=merge_render(step.instructions, merge_values(enrolment.person, owner)),
         due_at=at,
-        created_at=at,
     )
     enrolment.waiting_on = Waiting.MANUAL_TASK
     enrolment.next_run_at = None
@@ -573,6 +601,24 @@ def _manual_run(
         occurred_at=at,
         data={"enrolment_id": enrolment.pk, "step_id": step.pk, "manual_task_id": task.pk},
     )
+
+
+def _held_for_leaver(
+    enrolment: Enrolment, step: CadenceStep | None, *, owner: User | None, at: dt.datetime
+) -> bool:
+    """Nothing goes out "from" someone who has left, and nobody who has left is given a task:
+    while the person's owner (or, without one, whoever enrolled them, for a task) has left, the
+    step waits a day, until a handover gives the person a new owner."""
+    acting = owner
+    if acting is None and step is not None and step.kind != StepKind.EMAIL:
+        acting = None if enrolment.cadence.call_team_id else enrolment.enrolled_by
+    gone = unassignable_because(acting, at=at) if acting is not None else None
+    if gone is None:
+        return False
+    enrolment.next_run_at = at + LEAVER_HOLD
+    enrolment.save(update_fields=["next_run_at"])
+    _log(enrolment, step, "held", f"Held: {acting} {gone}; waiting for a new owner")
+    return True
 
 
 def enrolment_step_run(*, enrolment_id: int) -> Enrolment | None:
@@ -598,8 +644,10 @@ def enrolment_step_run(*, enrolment_id: int) -> Enrolment | None:
         if leave is not None:
             _stop(enrolment, reason=leave[0], detail=leave[1], at=at, actor=None)
             return enrolment
-        hours = person_hours(enrolment.person, owner)
         step = enrolment.current_step
+        if _held_for_leaver(enrolment, step, owner=owner, at=at):
+            return enrolment
+        hours = person_hours(enrolment.person, owner)
         if step is None or step.kind not in ACTION_KINDS:
             # The step was removed (or changed kind) under it: carry on from where it stood.
             _advance(enrolment, after=step, at=at, hours=hours)

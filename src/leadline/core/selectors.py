@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TypeVar
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from leadline.core.models import Account, Membership, Person, PersonEmail, TimelineEvent
+from leadline.core import clock
+from leadline.core.models import Account, Membership, Person, PersonEmail, TimelineEvent, User
 
 Merged = TypeVar("Merged", Person, Account)
 
@@ -81,3 +84,14 @@ def person_account(person: Person) -> Account | None:
         .first()
     )
     return membership.account if membership is not None else None
+
+
+def unassignable_because(user: User, *, at: dt.datetime | None = None) -> str | None:
+    """Why nothing may be given to `user` any more, or None when it may: "deactivated", or
+    "left on 12 Dec" once the day their handover plan named (`departs_at`) has come."""
+    if not user.is_active:
+        return "deactivated"
+    departs_at = user.departs_at
+    if departs_at is not None and departs_at <= (at or clock.now()):
+        return f"left on {timezone.localtime(departs_at):%-d %b}"
+    return None

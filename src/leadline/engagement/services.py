@@ -22,6 +22,7 @@ from leadline.capture.models import Request
 from leadline.core import clock
 from leadline.core.deadlines import due_ids, due_row_locked
 from leadline.core.models import Membership, Person, Role, Team, User
+from leadline.core.selectors import unassignable_because
 from leadline.core.services import audit_record, timeline_record
 from leadline.engagement.models import (
     UNDECIDED,
@@ -145,6 +146,7 @@ def _owner_for(person: Person, request: Request | None) -> User | None:
         owners |= Q(account_id__in=account_ids)
     for owned in (
         Ownership.objects.filter(owners, ended_at__isnull=True, owner__is_active=True)
+        .exclude(owner__departs_at__lte=clock.now())  # left: their handover date has come
         .select_related("owner__team")
         .order_by("account_id", "-started_at")  # their own owner first
     ):
@@ -152,6 +154,7 @@ def _owner_for(person: Person, request: Request | None) -> User | None:
     if request is not None:
         routing = (
             RequestRouting.objects.filter(request=request, owner__is_active=True)
+            .exclude(owner__departs_at__lte=clock.now())
             .select_related("owner__team")
             .first()
         )
@@ -213,6 +216,8 @@ def handoff_create(
     if trigger not in Trigger.values:
         raise ValidationError({"trigger": f"“{trigger}” is not a handoff trigger"})
     at = at or clock.now()
+    if owner is not None and (gone := unassignable_because(owner, at=at)) is not None:
+        raise ValidationError({"owner": f"{owner} cannot take this ({gone})."})
     with transaction.atomic():
         # One handoff at a time per person: whoever locks the person first makes it.
         Person.objects.select_for_update().filter(pk=person.pk).first()
@@ -338,10 +343,13 @@ def handoff_accept(
             actor=actor,
             at=at,
         )
+        deal_owner = actor if actor.role != Role.MARKETING else handoff.owner
+        if deal_owner is not None and (gone := unassignable_because(deal_owner, at=at)):
+            raise ValidationError({"owner": f"{deal_owner} cannot take this ({gone})."})
         opportunity = Opportunity.objects.create(
             person=person,
             handoff=handoff,
-            owner=actor if actor.role != Role.MARKETING else handoff.owner,
+            owner=deal_owner,
             amount=amount,
             opened_at=at,
         )

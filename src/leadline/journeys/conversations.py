@@ -27,6 +27,7 @@ from leadline.journeys.models import (
     EventSource,
     PainPoint,
     PainStatus,
+    Visibility,
 )
 
 # The functions a person's job title or own words show, for exit signals ("finance joined").
@@ -90,9 +91,11 @@ def conversation_log(
     account: Account | None = None,
     occurred_at: Any = None,
     private: bool = False,
+    visibility: str = Visibility.COMPANY,
 ) -> Conversation:
     """Log a conversation; suggest the pain points it names; move the journeys it shows.
-    `private`: for staff only (outside callers never see it)."""
+    `private`: for staff only (outside callers never see it). `visibility`: who on the staff
+    may read it (journeys.models.Visibility; relationships.memory applies it)."""
     from leadline.journeys.services import signals_evaluate
 
     if kind not in ConversationKind.values:
@@ -101,6 +104,8 @@ def conversation_log(
         raise ValueError("summary: say what was talked about")
     if not people:
         raise ValueError("people: at least one person took part")
+    if visibility not in Visibility.values:
+        raise ValueError(f"visibility: one of {', '.join(Visibility.values)}")
     at = occurred_at or clock.now()
     # Before the transaction: matching by meaning takes a tenth of a second or more (the first
     # time in a process, seconds), which SQLite's write lock should not wait for.
@@ -114,6 +119,7 @@ def conversation_log(
             occurred_at=at,
             logged_by=logged_by,
             private=private,
+            visibility=visibility,
         )
         conversation.people.set(people)
         conversation.sellers.set(sellers)
@@ -171,7 +177,11 @@ def pain_point_decide(
                     summary=said,
                     person=person,
                     actor=decided_by,
-                    data={"pain_point_id": suggestion.pain_point_id},
+                    data={
+                        "pain_point_id": suggestion.pain_point_id,
+                        # The words come from the conversation: shown only to who may read it.
+                        "conversation_id": suggestion.conversation_id,
+                    },
                 )
                 for person in suggestion.conversation.people.all()
             )

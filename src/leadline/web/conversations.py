@@ -12,7 +12,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Case, QuerySet, Value, When
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -39,13 +39,21 @@ from leadline.journeys.models import (
     ConversationPainPoint,
     PainPoint,
     PainStatus,
+    Visibility,
 )
 from leadline.journeys.selectors import (
     conversation_item,
-    conversations_of,
     pain_point_products,
     pain_point_tallies,
     pains_said,
+)
+from leadline.relationships.memory import (
+    TIMELINE_SHOW,
+    account_timeline_all,
+    account_timeline_people,
+    conversations_of_visible,
+    may_read,
+    pains_said_visible,
 )
 from leadline.web.access import is_htmx, page
 from leadline.web.commitments import PromisesPart, promised_words
@@ -54,6 +62,12 @@ SUMMARY_MAX_CHARS = 5000
 QUOTES_MAX_CHARS = 5000
 # A conversation is logged once it happened; a few minutes' grace for clocks that differ.
 FUTURE_GRACE = dt.timedelta(minutes=5)
+# Who may read it, in the words of the one logging it (relationships.memory applies it).
+VISIBILITY_CHOICES = [
+    (Visibility.COMPANY.value, "Everyone"),
+    (Visibility.TEAM.value, "My team (personal context)"),
+    (Visibility.AUTHOR.value, "Only me and managers"),
+]
 
 
 # Logging a conversation --------------------------------------------------------------------------
@@ -97,9 +111,19 @@ class ConversationForm(PromisesPart, forms.Form):  # commitments: the "Promises 
         ),
     )
     private = forms.BooleanField(
-        label="Private",
+        label="Hide from outside callers",
         required=False,
         help_text="Staff only: outside callers never see it.",
+    )
+    visibility = forms.ChoiceField(
+        label="Who may read it",
+        choices=VISIBILITY_CHOICES,
+        initial=Visibility.COMPANY,
+        widget=forms.RadioSelect,
+        required=False,  # not chosen: everyone (company memory)
+        help_text="Calls, meetings and emails are company memory: everyone sees the whole "
+        "history. A note of personal context is for the team that owns the relationship.",
+        error_messages={"invalid_choice": "Choose who may read it."},
     )
 
     def __init__(
@@ -119,6 +143,9 @@ class ConversationForm(PromisesPart, forms.Form):  # commitments: the "Promises 
             if seller is not None:
                 self.initial.setdefault("sellers", [seller.pk])
 
+    def clean_visibility(self) -> str:
+        return str(self.cleaned_data.get("visibility") or Visibility.COMPANY)
+
     def clean_occurred_at(self) -> dt.datetime:
         at: dt.datetime = self.cleaned_data["occurred_at"]
         if at > clock.now() + FUTURE_GRACE:
@@ -133,7 +160,8 @@ class ConversationForm(PromisesPart, forms.Form):  # commitments: the "Promises 
                 summary += [{"label": "", "message": str(e), "anchor": ""} for e in errors]
                 continue
             field = self[name]
-            anchor = f"{field.auto_id}_0" if name in ("people", "sellers") else field.auto_id
+            grouped = name in ("people", "sellers", "visibility")
+            anchor = f"{field.auto_id}_0" if grouped else field.auto_id
             summary += [
                 {"label": str(field.label), "message": str(e), "anchor": anchor} for e in errors
             ]
@@ -188,9 +216,9 @@ def conversations_context(
     may_log = access_person_edit(request.user)
     context: dict[str, Any] = {
         "conversations": (
-            conversations_of(person=person)
+            conversations_of_visible(user=request.user, person=person)
             if person is not None
-            else conversations_of(account=account)
+            else conversations_of_visible(user=request.user, account=account)
         ),
         "conversation_subject": subject,
         "conversation_subject_kind": subject_kind,
@@ -206,7 +234,9 @@ def conversations_context(
         ),
     }
     if person is not None:
-        context["pains_said"] = pains_said(person=person)
+        context["pains_said"] = pains_said_visible(
+            user=request.user, said=pains_said(person=person)
+        )
     return context
 
 
@@ -247,6 +277,7 @@ def _log(request: HttpRequest, *, person: Person | None, account: Account | None
                 occurred_at=data["occurred_at"],
                 logged_by=request.user,
                 private=data["private"],
+                visibility=data["visibility"],
             )
         except ValueError as exc:
             field, _, message = str(exc).partition(": ")
@@ -338,6 +369,43 @@ def account_conversation_new(request: HttpRequest, pk: int) -> HttpResponse:
     return _log(request, person=None, account=account)
 
 
+# Company memory: the account's whole timeline ------------------------------------------------
+
+
+def account_timeline_context(request: HttpRequest, *, account: Account) -> dict[str, Any]:
+    """The account page's timeline: every event of the account and of the people who are or
+    were its members, as the user may see them; narrowed by ?show= (TIMELINE_SHOW) and
+    ?with=<person id> (one of its people)."""
+    show = request.GET.get("show", "all")
+    if show not in TIMELINE_SHOW:
+        show = "all"
+    people = list(account_timeline_people(account=account))
+    raw = request.GET.get("with", "")
+    chosen = next((p for p in people if str(p.pk) == raw), None)
+    events = list(
+        account_timeline_all(account=account, user=request.user, show=show, person=chosen)
+    )
+    return {
+        "timeline": events,
+        "timeline_show": show,
+        "timeline_show_choices": [(key, label) for key, (label, _) in TIMELINE_SHOW.items()],
+        "timeline_people": people,
+        "timeline_with": chosen,
+        "timeline_narrowed": show != "all" or chosen is not None,
+    }
+
+
+def account_timeline_fragment(request: HttpRequest, *, account: Account) -> HttpResponse | None:
+    """The timeline's body alone when htmx asks for it (the filter changed); else None."""
+    if not (is_htmx(request) and request.GET.get("part") == "timeline"):
+        return None
+    context = {"account": account, "fragment": True}
+    context.update(account_timeline_context(request, account=account))
+    response = render(request, "web/_account_timeline.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
 # Confirming or rejecting a suggested pain point --------------------------------------------------
 
 
@@ -354,6 +422,8 @@ def suggestion_decide(request: HttpRequest, pk: int) -> HttpResponse:
     suggestion = get_object_or_404(
         ConversationPainPoint.objects.select_related("pain_point", "conversation"), pk=pk
     )
+    if not may_read(user=request.user, conversation=suggestion.conversation):
+        raise Http404("no such suggestion")
     decision = request.POST.get("decision", "")
     if decision not in ("confirm", "reject"):
         return HttpResponse("Say confirm or reject.", status=400, content_type="text/plain")
@@ -383,7 +453,11 @@ def suggestion_decide(request: HttpRequest, pk: int) -> HttpResponse:
         "may_decide_pains": True,
         "decided_now": True,
         "conversation_status": said,
-        "pains_said": pains_said(person=person) if person is not None else None,
+        "pains_said": (
+            pains_said_visible(user=request.user, said=pains_said(person=person))
+            if person is not None
+            else None
+        ),
     }
     response = render(request, "web/_pain_point_suggestion.html", context)
     patch_vary_headers(response, ["HX-Request"])

@@ -33,11 +33,16 @@ from leadline.core.permissions import (
 from leadline.core.services import account_merge, person_merge
 from leadline.insight.labels import person_labels
 from leadline.journeys.selectors import journey_places
+from leadline.relationships.memory import person_timeline_visible
 from leadline.web import queries
 from leadline.web.access import is_htmx, page, zone_or_none
 from leadline.web.commitments import commitments_context
 from leadline.web.committee import committee_context
-from leadline.web.conversations import conversations_context
+from leadline.web.conversations import (
+    account_timeline_context,
+    account_timeline_fragment,
+    conversations_context,
+)
 from leadline.web.forms import (
     DEFAULT_FIELDS,
     FIELD_ROWS_PREFIX,
@@ -148,7 +153,7 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "requests": Request.objects.filter(person=person)
         .select_related("form", "asset", "account")
         .order_by("-created_at", "-pk"),
-        "timeline": selectors.person_timeline(person=person),
+        "timeline": person_timeline_visible(person=person, user=request.user),
         "may_merge": access_merge(request.user),
         "merge_form": MergeSearchForm(),
         "journeys": places,
@@ -196,6 +201,9 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(request, f"Account #{pk} was merged into this one.")
         return redirect("web:account", pk=account.pk)
     account = Account.objects.prefetch_related("domains").get(pk=account.pk)
+    fragment = account_timeline_fragment(request, account=account)  # the timeline's filter
+    if fragment is not None:
+        return fragment
     context = {
         "account": account,
         "nav": "accounts",
@@ -205,7 +213,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "requests": Request.objects.filter(account=account)
         .select_related("person", "form")
         .order_by("-created_at", "-pk")[:50],
-        "timeline": selectors.account_timeline(account=account),
+        **account_timeline_context(request, account=account),
         "may_merge": access_merge(request.user),
         "merge_form": MergeSearchForm(),
         "journeys": journey_places(account=account),
