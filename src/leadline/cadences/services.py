@@ -47,7 +47,12 @@ from leadline.capture.models import Request, RequestKind, RequestStatus
 from leadline.core import clock
 from leadline.core.deadlines import due_ids
 from leadline.core.models import Person, PersonPhone, TimelineEvent, User
-from leadline.core.selectors import person_account, person_email, unassignable_because
+from leadline.core.selectors import (
+    assignable_check,
+    person_account,
+    person_email,
+    unassignable_because,
+)
 from leadline.core.services import audit_record, timeline_record
 from leadline.engagement.models import PersonLifecycle, Stage
 from leadline.journeys.models import JourneyPosition, JourneyStep
@@ -563,8 +568,7 @@ def manual_task_create(
     """A task to do by hand for `person`. Nobody who has left (or is deactivated) is given one:
     ValidationError on "assignee"."""
     at = clock.now()
-    if assignee is not None and (gone := unassignable_because(assignee, at=at)) is not None:
-        raise ValidationError({"assignee": f"{assignee} cannot take this ({gone})."})
+    assignable_check(assignee, field="assignee", at=at)
     return ManualTask.objects.create(
         person=person,
         enrolment=enrolment,

@@ -18,7 +18,7 @@ from leadline.calls.models import DEFAULT_OUTCOMES, CallTask, Outcome, TaskStatu
 from leadline.capture.models import Request, RequestStatus
 from leadline.core import clock
 from leadline.core.models import Person, Team, TimelineEvent, User
-from leadline.core.selectors import merge_survivor, unassignable_because
+from leadline.core.selectors import assignable_check, merge_survivor
 from leadline.core.services import timeline_event, timeline_record
 from leadline.routing.models import CallOutcome, Ownership, Touch, TouchKind
 from leadline.routing.services import touch_record
@@ -84,8 +84,7 @@ def call_task_create(
             raise ValidationError(
                 {"assignee": f"{person} has no owner: say who should call them (or which team)."}
             )
-    if assignee is not None and (gone := unassignable_because(assignee)) is not None:
-        raise ValidationError({"assignee": f"{assignee} cannot take this ({gone})."})
+    assignable_check(assignee, field="assignee")
     if request is not None and request.person_id != person.pk:
         raise ValidationError({"request": "That request is another person's."})
     now = clock.now()

@@ -29,7 +29,7 @@ from leadline.commitments.models import (
 from leadline.core import clock
 from leadline.core.deadlines import due_ids, due_row_locked
 from leadline.core.models import Person, User
-from leadline.core.selectors import unassignable_because
+from leadline.core.selectors import assignable_check
 from leadline.core.services import timeline_record
 from leadline.journeys.conversations import conversation_log
 from leadline.journeys.models import Conversation
@@ -142,13 +142,6 @@ def _ref(commitment: Commitment) -> str:
 # Making promises ----------------------------------------------------------------------------------
 
 
-def _promiser_check(promised_by: User, *, at: dt.datetime) -> None:
-    """Nobody makes promises in the name of someone who has left (or is deactivated)."""
-    why = unassignable_because(promised_by, at=at)
-    if why is not None:
-        raise ValidationError({"promised_by": f"{promised_by} cannot take this ({why})."})
-
-
 def _checked(*, promised_by: User, promise: Promise, at: dt.datetime) -> tuple[str, dt.datetime]:
     what = " ".join(promise.what.split())
     if not what:
@@ -230,7 +223,7 @@ def commitment_make(
     promiser's time zone; or a moment). Plans its reminders and its due time for the worker.
     Raises ValidationError naming the field that is wrong."""
     at = clock.now()
-    _promiser_check(promised_by, at=at)
+    assignable_check(promised_by, field="promised_by", at=at)
     what, due = _checked(
         promised_by=promised_by, promise=Promise(what=what, due_on=due_on, due_at=due_at), at=at
     )
@@ -258,7 +251,7 @@ def commitments_record(
     """The promises made in a conversation, all or none (ValidationError names the first wrong
     field, as "<n>.<field>" counting from 1)."""
     at = clock.now()
-    _promiser_check(promised_by, at=at)
+    assignable_check(promised_by, field="promised_by", at=at)
     checked = []
     for n, promise in enumerate(promises, start=1):
         try:

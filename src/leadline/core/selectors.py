@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TypeVar
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -95,3 +96,11 @@ def unassignable_because(user: User, *, at: dt.datetime | None = None) -> str | 
     if departs_at is not None and departs_at <= (at or clock.now()):
         return f"left on {timezone.localtime(departs_at):%-d %b}"
     return None
+
+
+def assignable_check(user: User | None, *, field: str, at: dt.datetime | None = None) -> None:
+    """Refuse to give `user` something once they may not take it (`unassignable_because`):
+    ValidationError on `field`. No one (None) is no one to refuse."""
+    gone = unassignable_because(user, at=at) if user is not None else None
+    if gone is not None:
+        raise ValidationError({field: f"{user} cannot take this ({gone})."})

@@ -22,7 +22,7 @@ from leadline.capture.models import Request
 from leadline.core import clock
 from leadline.core.deadlines import due_ids, due_row_locked
 from leadline.core.models import Membership, Person, Role, Team, User
-from leadline.core.selectors import unassignable_because
+from leadline.core.selectors import assignable_check
 from leadline.core.services import audit_record, timeline_record
 from leadline.engagement.models import (
     UNDECIDED,
@@ -216,8 +216,7 @@ def handoff_create(
     if trigger not in Trigger.values:
         raise ValidationError({"trigger": f"“{trigger}” is not a handoff trigger"})
     at = at or clock.now()
-    if owner is not None and (gone := unassignable_because(owner, at=at)) is not None:
-        raise ValidationError({"owner": f"{owner} cannot take this ({gone})."})
+    assignable_check(owner, field="owner", at=at)
     with transaction.atomic():
         # One handoff at a time per person: whoever locks the person first makes it.
         Person.objects.select_for_update().filter(pk=person.pk).first()
@@ -344,8 +343,7 @@ def handoff_accept(
             at=at,
         )
         deal_owner = actor if actor.role != Role.MARKETING else handoff.owner
-        if deal_owner is not None and (gone := unassignable_because(deal_owner, at=at)):
-            raise ValidationError({"owner": f"{deal_owner} cannot take this ({gone})."})
+        assignable_check(deal_owner, field="owner", at=at)
         opportunity = Opportunity.objects.create(
             person=person,
             handoff=handoff,

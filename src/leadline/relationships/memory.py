@@ -20,7 +20,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
 from leadline.core.models import Account, Membership, Person, TimelineEvent
-from leadline.core.permissions import STAFF_ROLES, is_manager, is_outside_caller
+from leadline.core.permissions import access_people, is_manager, is_outside_caller
 from leadline.journeys.models import Conversation, Visibility
 from leadline.journeys.selectors import (
     CONVERSATIONS_SHOWN,
@@ -43,20 +43,11 @@ TIMELINE_SHOW: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def _staff(user: Any) -> bool:
-    return (
-        user is not None
-        and getattr(user, "is_authenticated", False)
-        and bool(user.is_active)
-        and str(user.role) in STAFF_ROLES
-    )
-
-
 def _readable(user: Any) -> Q:
     """The condition on a Conversation (as the outer row) under which `user` may read it."""
     if is_outside_caller(user):
         return Q(private=False, visibility=Visibility.COMPANY)
-    if not _staff(user):
+    if not access_people(user):  # staff: logged in, active, not an outside caller
         return Q(pk__in=[])
     if is_manager(user):
         return Q()

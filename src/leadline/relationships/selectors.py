@@ -168,9 +168,12 @@ def plan_loads(*, plan: HandoverPlan) -> list[OwnerLoad]:
     )
 
 
-def plan_problems(*, plan: HandoverPlan, claimed: bool = False) -> list[str]:
+def plan_problems(
+    *, plan: HandoverPlan, claimed: bool = False, loads: list[OwnerLoad] | None = None
+) -> list[str]:
     """What stops the plan from being applied, in plain words (empty: it can be applied).
-    `claimed`: the apply service asks after marking the plan applied, inside its transaction."""
+    `claimed`: the apply service asks after marking the plan applied, inside its transaction.
+    `loads`: the plan's `plan_loads`, when the caller has just read them."""
     if plan.status != PlanStatus.DRAFT and not claimed:
         return []
     problems: list[str] = []
@@ -185,7 +188,7 @@ def plan_problems(*, plan: HandoverPlan, claimed: bool = False) -> list[str]:
             problems.append(f"{item.label}: {owner} is deactivated")
         elif owner.departs_at is not None:
             problems.append(f"{item.label}: {owner} is handing over on {owner.departs_at:%d %b}")
-    for load in plan_loads(plan=plan):
+    for load in plan_loads(plan=plan) if loads is None else loads:
         if load.over:
             problems.append(
                 f"{load.user} would hold {load.after} active relationships, "

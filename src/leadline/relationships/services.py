@@ -18,6 +18,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 
 from leadline.booking.models import BookingPage, Meeting, MeetingStatus
 from leadline.cadences.models import Enrolment, EnrolmentStatus, ManualTask
@@ -34,6 +35,13 @@ from leadline.engagement.models import UNDECIDED, Handoff, Opportunity, Opportun
 from leadline.journeys.models import Influence, Part, Stakeholder
 from leadline.notify.services import Note, mail_send, notify_users
 from leadline.outreach.services import contact_reserve
+from leadline.relationships.briefings import (
+    briefing_sections,
+    briefing_title,
+    intro_email_compose,
+    intro_template_check,
+    warm_intro_task_text,
+)
 from leadline.relationships.handover import ItemDraft, holdings_collect, proposals_make
 from leadline.relationships.models import (
     RELATIONSHIP_KINDS,
@@ -56,19 +64,9 @@ from leadline.routing.services import user_deactivate
 PAST_GRACE = dt.timedelta(days=1)
 # A warm introduction for a date already past is due this long after applying.
 LATE_INTRO_DUE = dt.timedelta(days=2)
-BRIEFINGS_LINK = "/briefings/"
 
 
 # Create, propose, edit, cancel ------------------------------------------------------------------
-
-
-def _intro_unknown_fields(text: str) -> list[str]:
-    """Merge fields the intro template uses that briefings does not know (C's check, if there)."""
-    try:
-        from leadline.relationships.briefings import intro_template_check
-    except ImportError:  # the briefings module of this issue is not there yet
-        return []
-    return list(intro_template_check(text))
 
 
 def handover_plan_create(
@@ -104,7 +102,7 @@ def handover_plan_create(
     elif to_team is not None:
         to_team = None  # only a move has a new team
     for name, text in (("intro_subject", intro_subject), ("intro_body", intro_body)):
-        unknown = _intro_unknown_fields(text)
+        unknown = intro_template_check(text)
         if unknown:
             errors[name] = "Unknown merge fields: " + ", ".join(
                 "{" + field.strip("{}") + "}" for field in unknown
@@ -574,12 +572,6 @@ def key_contact(account: Account) -> Person | None:
 
 
 def _briefing_make(run: _Applying, item: HandoverItem) -> None:
-    from leadline.relationships.briefings import (
-        briefing_sections,
-        briefing_title,
-        warm_intro_task_text,
-    )
-
     owner = item.new_owner
     assert owner is not None
     person = item.person if item.kind == ItemKind.PERSON else None
@@ -627,8 +619,6 @@ def _briefing_make(run: _Applying, item: HandoverItem) -> None:
 
 
 def _intro_email(run: _Applying, *, item: HandoverItem, person: Person, owner: User) -> None:
-    from leadline.relationships.briefings import intro_email_compose
-
     address = person_email(person)
     ref = f"handover_item:{item.pk}"
     if not address:
@@ -677,7 +667,7 @@ def _owners_notify(run: _Applying) -> None:
                     f"You take over {counts[pk]} items, with a briefing on each relationship; "
                     "key relationships have a warm-introduction task in your list."
                 ),
-                link=BRIEFINGS_LINK,
+                link=reverse("web:briefings"),
                 subject_ref=f"handover:{run.plan.pk}",
             )
         )

@@ -265,7 +265,7 @@ def _review_context(
         "plan": plan,
         "is_draft": is_draft,
         "loads": loads,
-        "problems": selectors.plan_problems(plan=plan) if is_draft else [],
+        "problems": selectors.plan_problems(plan=plan, loads=loads) if is_draft else [],
         "rows": shown,
         "n_groups": len(rows),
         "n_items": sum(len(g.items) for g in groups),
