@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import functools
 import itertools
 import json
 import os
@@ -132,6 +131,7 @@ class Loader:
 
         from leadline.capture.models import Request
         from leadline.core.models import Person, PersonEmail, Role, Team, TimelineEvent, User
+        from leadline.demo.bulk import Table
         from leadline.notify.models import InboxItem, OutgoingMail
         from leadline.routing.models import (
             Assignment,
@@ -435,90 +435,6 @@ class Loader:
             for table in tables.values():
                 self.rows[table.name] += table.flush()
         return ids
-
-
-class Table:
-    """Rows of one model, inserted in bulk with the model's own columns, defaults and database
-    adaptation (a datetime as the backend stores it, JSON as JSON), without building a model
-    instance per row. Ids are given here, counting on from the table's highest."""
-
-    def __init__(self, model: type[Any]) -> None:
-        from django.db import connection, models
-
-        self.model = model
-        self.name = model._meta.db_table
-        self.fields = list(model._meta.concrete_fields)
-        self.pk = model._meta.pk
-        self.auto_pk = isinstance(self.pk, models.AutoField)
-        ops = connection.ops
-        # Per column: the field, how its value is adapted, whether a row must give it (a moment:
-        # the default would be the real time, not the moved clock's).
-        self.columns: list[tuple[Any, Any, bool]] = []
-        for field in self.fields:
-            convert: Any = None
-            if isinstance(field, models.DateTimeField):
-                convert = ops.adapt_datetimefield_value
-            elif isinstance(field, models.JSONField):
-                convert = functools.partial(_json, ops, field.encoder)
-            required = isinstance(field, models.DateTimeField) and not field.null
-            self.columns.append((field, convert, required))
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT MAX({self.pk.column}) FROM {self.name}")  # noqa: S608
-            self.next_id = (cursor.fetchone()[0] or 0) + 1
-        self.rows: list[tuple[Any, ...]] = []
-
-    def add(self, **values: Any) -> int:
-        """Queue a row; returns its id (the primary key's value)."""
-        if self.auto_pk:
-            pk = values[self.pk.attname] = self.next_id
-            self.next_id += 1
-        else:
-            pk = values[self.pk.attname]
-        row = []
-        for field, convert, required in self.columns:
-            if field.attname in values:
-                value = values[field.attname]
-            elif required:
-                raise ValueError(f"{self.name}.{field.attname}: a moment is needed")
-            else:
-                value = field.get_default()
-            row.append(value if convert is None or value is None else convert(value))
-        self.rows.append(tuple(row))
-        return int(pk)
-
-    def flush(self) -> int:
-        from django.db import connection
-
-        rows, self.rows = self.rows, []
-        if not rows:
-            return 0
-        columns = ", ".join(connection.ops.quote_name(f.column) for f in self.fields)
-        table = connection.ops.quote_name(self.name)
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            else:
-                marks = ", ".join("%s" for _ in self.fields)
-                cursor.executemany(
-                    f"INSERT INTO {table} ({columns}) VALUES ({marks})",  # noqa: S608
-                    rows,
-                )
-        return len(rows)
-
-    def sequence_reset(self) -> None:
-        """After ids given here, PostgreSQL's sequence must continue after the highest."""
-        from django.core.management.color import no_style
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            for statement in connection.ops.sequence_reset_sql(no_style(), [self.model]):
-                cursor.execute(statement)
-
-
-def _json(ops: Any, encoder: Any, value: Any) -> Any:
-    return ops.adapt_json_value(value, encoder)
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
