@@ -170,6 +170,11 @@ class LiveLeadline:
             parts.append(f"--- leadline {name} ({state}), last {lines} lines of {path}:\n{tail}")
         return "\n".join(parts)
 
+    def worker_start(self, name: str = "worker") -> None:
+        """Start one more `leadline worker` on this server's database, logging to NAME.log
+        (tests/test_workers.py runs three at once)."""
+        _spawn(self, name, ["worker"])
+
     def stopped(self) -> list[str]:
         """Names of the processes that are no longer running."""
         return [name for name, process in self.processes.items() if process.poll() is not None]

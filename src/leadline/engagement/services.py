@@ -78,6 +78,28 @@ def lifecycle_set(
         before = current.stage if current is not None else ""
         if before == stage:
             return False
+        if current is None:
+            try:
+                with transaction.atomic():
+                    PersonLifecycle.objects.create(
+                        person=person, stage=stage, since=at, reason=reason[:500], actor=actor
+                    )
+            except IntegrityError:
+                # Made at the same moment by another transaction (two workers' sweeps): judge
+                # against what it made, now locked, so the move is recorded once, not twice.
+                current = _lifecycle_locked(person)
+                assert current is not None
+                before = current.stage
+                if before == stage:
+                    return False
+        if current is not None:
+            current.stage, current.since, current.reason, current.actor = (
+                stage,
+                at,
+                reason[:500],
+                actor,
+            )
+            current.save(update_fields=["stage", "since", "reason", "actor"])
         LifecycleChange.objects.create(
             person=person,
             from_stage=before,
@@ -86,24 +108,6 @@ def lifecycle_set(
             reason=reason[:500],
             actor=actor,
         )
-        if current is None:
-            try:
-                with transaction.atomic():
-                    PersonLifecycle.objects.create(
-                        person=person, stage=stage, since=at, reason=reason[:500], actor=actor
-                    )
-            except IntegrityError:  # made at the same moment by another transaction
-                PersonLifecycle.objects.filter(person=person).update(
-                    stage=stage, since=at, reason=reason[:500], actor=actor
-                )
-        else:
-            current.stage, current.since, current.reason, current.actor = (
-                stage,
-                at,
-                reason[:500],
-                actor,
-            )
-            current.save(update_fields=["stage", "since", "reason", "actor"])
         was = STAGE_LABEL[before] if before else "no stage"
         timeline_record(
             kind="lifecycle.changed",

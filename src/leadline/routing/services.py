@@ -371,11 +371,23 @@ def _requests_assign(
     with transaction.atomic():
         requests = list(
             Request.objects.select_for_update(of=("self",))
-            .select_related("person", "account", "form", "routing", "routing__team")
+            .select_related("person", "account", "form")
             .filter(pk__in=list(request_ids))
             .order_by("pk")
         )
-        routings = {r.pk: r.routing for r in requests if hasattr(r, "routing")}
+        # Read the routings again now that the requests are locked: on PostgreSQL the joined
+        # row above comes from before the lock wait, so a request another worker routed
+        # meanwhile (the sweep's safety net racing the submission drain) would look unrouted
+        # and be routed twice.
+        routings = {
+            routing.request_id: routing
+            for routing in RequestRouting.objects.select_related("team").filter(
+                request__in=[r.pk for r in requests]
+            )
+        }
+        for r in requests:
+            if r.pk in routings:
+                routings[r.pk].request = r
         if not reason:
             requests = [r for r in requests if r.pk not in routings]
         if not requests:
@@ -874,11 +886,21 @@ def owners_unavailable_reassign(*, user: User | None = None) -> int:
         owner = routing.owner
         assert owner is not None
         why = "deactivated" if not owner.is_active else "away"
-        request_assign(
-            request_id=routing.request_id,
-            exclude=[owner.pk],
-            reason=f"{owner} is {why}; handed on",
-        )
+        with transaction.atomic():
+            # Every worker's sweep lists the same routings: hand one on only if it is still
+            # this owner's once locked, else a second worker would hand it on again.
+            still = (
+                RequestRouting.objects.select_for_update(of=("self",))
+                .filter(request_id=routing.request_id, owner=owner)
+                .first()
+            )
+            if still is None:
+                continue
+            request_assign(
+                request_id=routing.request_id,
+                exclude=[owner.pk],
+                reason=f"{owner} is {why}; handed on",
+            )
         moved += 1
     return moved
 
