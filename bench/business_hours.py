@@ -7,18 +7,19 @@ Pure computation, no database or server: a Berlin team with a lunch break, a Sat
 holidays, requests arriving at random moments over 2026-2027 with every request kind. The first
 batch runs with empty caches (holiday tables, parsed hours) and is reported on its own; the rest
 are warm, which is what routing sees after its first request. Prints JSON lines; the last one is
-{"metric": "first_touch_due_per_s", "value": N} (warm, median batch).
+{"metric": "first_touch_due_per_s", "value": N} (warm, median batch). `--database-url` is
+accepted, like every bench's, and said on standard error to be unused.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
+from common import add_database_argument, database_unused, emit
 from leadline.routing import business_hours
 from leadline.routing.business_hours import DEFAULT_FIRST_TOUCH, WorkingHours, first_touch_due
 
@@ -47,15 +48,13 @@ def batch_seconds(batch: list[tuple[datetime, str, bool]]) -> float:
     return time.perf_counter() - began
 
 
-def emit(metric: str, value: float, unit: str) -> None:
-    print(json.dumps({"metric": metric, "value": round(value, 3), "unit": unit}), flush=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=1000, help="deadlines per batch")
     parser.add_argument("--rounds", type=int, default=20, help="warm batches")
+    add_database_argument(parser)
     args = parser.parse_args()
+    database_unused(args, "business_hours.py")
 
     business_hours._public_holidays.cache_clear()
     business_hours._parse_week.cache_clear()

@@ -3,6 +3,9 @@ Django view that inserts one row, on the same server.
 
     python bench/capture.py                  # starts its own server (SQLite unless
                                              # LEADLINE_DATABASE_URL says otherwise)
+    python bench/capture.py --database-url postgres://... --web-processes 4
+                                             # its own server on a fresh PostgreSQL database
+                                             # (dropped afterwards), 4 web processes
     python bench/capture.py --url http://127.0.0.1:8000/ --slug cfo-guide
                                              # a running server started with
                                              # LEADLINE_BENCH_ENDPOINTS=1 and a high
@@ -43,6 +46,15 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from common import (
+    FRESH_DATABASE_HELP,
+    add_database_argument,
+    database_from,
+    database_kind,
+    emit,
+    percentile,
+)
 
 BARE_PATH = "/bench/bare/"
 DOMAINS = 50  # companies the bench's people work at; the worker makes one account per domain
@@ -197,25 +209,20 @@ def load_arguments(parser: argparse.ArgumentParser, *, what: str) -> None:
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=16, help="connections in flight")
     parser.add_argument("--processes", type=int, default=2, help="client processes")
-    parser.add_argument("--web-workers", type=int, default=2, help="own server: gunicorn workers")
+    parser.add_argument(
+        "--web-processes",
+        "--web-workers",
+        dest="web_processes",
+        type=int,
+        default=2,
+        help="own server: web processes (`leadline serve --workers N`, gunicorn's workers)",
+    )
     parser.add_argument(
         "--requests-per-connection",
         type=int,
         default=REQUESTS_PER_CONNECTION,
         help="requests over one client connection before it is opened again, as browsers do",
     )
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
-def _emit(metric: str, value: float, unit: str | None = None) -> None:
-    line: dict[str, Any] = {"metric": metric, "value": round(value, 3)}
-    if unit:
-        line["unit"] = unit
-    print(json.dumps(line), flush=True)
 
 
 # The paced phase ---------------------------------------------------------------------------
@@ -405,7 +412,7 @@ def paced(
     achieved = (len(results) - 1) / (last - first) if len(results) > 1 else 0.0
     print(
         f"bench: paced: sends left {statistics.median(late_sends):.1f} ms after their planned "
-        f"moment (median), {_percentile(late_sends, 0.99):.1f} ms (p99); waiting for the "
+        f"moment (median), {percentile(late_sends, 0.99):.1f} ms (p99); waiting for the "
         f"worker to route {accepted} requests…",
         file=sys.stderr,
     )
@@ -457,18 +464,18 @@ def paced(
             f"{len(rows) - notified} whose owner was not notified",
             file=sys.stderr,
         )
-    _emit("capture_paced_rate", achieved, "req/s")
-    _emit("capture_paced_p50_ms", statistics.median(latencies), "ms")
-    _emit("capture_paced_p99_ms", _percentile(latencies, 0.99), "ms")
-    _emit("capture_paced_max_ms", max(latencies), "ms")
-    _emit("capture_paced_errors", len(results) - accepted, "requests")
-    _emit("capture_to_owner_p50_ms", statistics.median(to_owner), "ms")
-    _emit("capture_to_owner_p99_ms", _percentile(to_owner, 0.99), "ms")
-    _emit("capture_to_owner_max_ms", max(to_owner), "ms")
-    _emit("capture_paced_routed_rate", routed_rate, "req/s")
-    _emit("capture_paced_owned_with_deadline", owned, "requests")
-    _emit("capture_paced_owner_notified", notified, "requests")
-    _emit("capture_paced_leaks", len(leaked), "requests")
+    emit("capture_paced_rate", achieved, "req/s")
+    emit("capture_paced_p50_ms", statistics.median(latencies), "ms")
+    emit("capture_paced_p99_ms", percentile(latencies, 0.99), "ms")
+    emit("capture_paced_max_ms", max(latencies), "ms")
+    emit("capture_paced_errors", len(results) - accepted, "requests")
+    emit("capture_to_owner_p50_ms", statistics.median(to_owner), "ms")
+    emit("capture_to_owner_p99_ms", percentile(to_owner, 0.99), "ms")
+    emit("capture_to_owner_max_ms", max(to_owner), "ms")
+    emit("capture_paced_routed_rate", routed_rate, "req/s")
+    emit("capture_paced_owned_with_deadline", owned, "requests")
+    emit("capture_paced_owner_notified", notified, "requests")
+    emit("capture_paced_leaks", len(leaked), "requests")
     return problems, queues
 
 
@@ -511,13 +518,13 @@ def measure(url: str, slug: str, args: argparse.Namespace) -> int:
         if bad:
             failures += sum(bad.values())
             print(f"bench: {phase.kind}: non-201 answers by status {bad}", file=sys.stderr)
-        _emit(f"{phase.kind}_p50_latency", statistics.median(phase.latencies), "ms")
-        _emit(f"{phase.kind}_p99_latency", _percentile(phase.latencies, 0.99), "ms")
-        _emit(f"{phase.kind}_throughput", len(phase.latencies) / phase.seconds, "req/s")
-        _emit(f"{phase.kind}_errors", sum(bad.values()), "requests")
+        emit(f"{phase.kind}_p50_latency", statistics.median(phase.latencies), "ms")
+        emit(f"{phase.kind}_p99_latency", percentile(phase.latencies, 0.99), "ms")
+        emit(f"{phase.kind}_throughput", len(phase.latencies) / phase.seconds, "req/s")
+        emit(f"{phase.kind}_errors", sum(bad.values()), "requests")
     bare_rate = len(bare.latencies) / bare.seconds
     capture_rate = len(capture.latencies) / capture.seconds
-    _emit("capture_vs_bare_throughput", capture_rate / bare_rate)
+    emit("capture_vs_bare_throughput", capture_rate / bare_rate)
     return 1 if failures else 0
 
 
@@ -540,7 +547,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--paced-warmup", type=float, default=3.0, help="paced phase: seconds sent unmeasured first"
     )
+    add_database_argument(
+        parser,
+        what=f"{FRESH_DATABASE_HELP}. With --url: the running server's database, used as it is "
+        "(the paced phase reads it)",
+    )
     args = parser.parse_args(argv)
+    database_url = database_from(args)
     if args.url:
         problems = paced(args.url, args.slug, args, None)[0] if args.paced_rate > 0 else 0
         return 1 if measure(args.url, args.slug, args) or problems else 0
@@ -549,10 +562,13 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from tests.server import _stop_process, running_leadline
 
-    database = "PostgreSQL" if os.environ.get("LEADLINE_DATABASE_URL") else "SQLite"
-    print(f"bench: starting Leadline on {database}…", file=sys.stderr)
+    print(
+        f"bench: starting Leadline on {database_kind(database_url)} with "
+        f"{args.web_processes} web processes…",
+        file=sys.stderr,
+    )
     with running_leadline(
-        web_workers=args.web_workers,
+        web_workers=args.web_processes,
         worker=args.worker or args.paced_rate > 0,
         extra_env={
             "LEADLINE_BENCH_ENDPOINTS": "1",

@@ -3,9 +3,14 @@ the product's own importer.
 
     python bench/insight_accuracy.py                     # all three data sets
     python bench/insight_accuracy.py --dataset bank      # one of x-education, bank, maven
-    LEADLINE_DATABASE_URL=... is ignored: each data set gets a fresh SQLite database of its own
+    python bench/insight_accuracy.py --database-url postgres://...
+                                                         # each data set in a fresh PostgreSQL
+                                                         # database on that server, then dropped
 
-For each data set, in a child process of its own: a fresh temporary SQLite database is migrated,
+For each data set, in a child process of its own: a fresh database is migrated (a temporary
+SQLite file; with `--database-url postgres://…` or LEADLINE_DATABASE_URL naming a PostgreSQL
+server, a database of its own on that server, dropped afterwards — the database named in the URL
+is not touched; a SQLite URL is not used, each data set still gets a file of its own),
 the data set is imported with its preset (`leadline.imports.services.import_file`), the winning
 examples are built (`insight.features.win_examples`: every closed opportunity, y = won) and
 `insight.prediction.fit` runs on them — leakage guard, model choice by 5-fold cross-validated
@@ -32,16 +37,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common import add_database_argument, database_from, database_kind, is_postgres, say
+
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS: dict[str, dict[str, Any]] = {
     "x-education": {"presets": ["x-education-leads"], "reference_auc": 0.875},
     "bank": {"presets": ["uci-bank-marketing"], "reference_auc": 0.80},
     "maven": {"presets": ["maven-accounts", "maven-pipeline"], "reference_auc": 0.51},
 }
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 def shared_data() -> Path:
@@ -129,24 +132,44 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", choices=sorted(DATASETS), action="append")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    add_database_argument(
+        parser,
+        what="postgres://…: each data set gets a fresh database of its own on that server "
+        "(named leadline_e2e_<pid>_<random>), dropped after it; the database named in the URL "
+        "is only used for the server's address and credentials. Otherwise (no URL, or a SQLite "
+        "one) each data set gets a fresh SQLite file in a temporary directory. Default: "
+        "LEADLINE_DATABASE_URL",
+    )
     args = parser.parse_args()
     names = args.dataset or list(DATASETS)
     if args.child:
         print(json.dumps(one(names[0])), flush=True)
         return 0
+    url = database_from(args)
+    server_url = url if is_postgres(url) else None
+    if server_url:
+        sys.path.insert(0, str(ROOT))
+        from tests.server import _postgres_admin, _postgres_database_create, _with_database_name
+    say(f"each data set in a fresh {database_kind(server_url)} database of its own")
     failed = 0
     for name in names:
         data_dir = Path(tempfile.mkdtemp(prefix=f"leadline-insight-{name}-"))
-        env = {k: v for k, v in os.environ.items() if k not in ("LEADLINE_DATABASE_URL",)} | {
+        env = {k: v for k, v in os.environ.items() if k != "LEADLINE_DATABASE_URL"} | {
             "LEADLINE_DATA_DIR": str(data_dir),
             "DJANGO_SETTINGS_MODULE": "leadline.settings",
         }
+        database = None
         try:
+            if server_url:
+                database = _postgres_database_create(server_url)
+                env["LEADLINE_DATABASE_URL"] = _with_database_name(server_url, database)
             done = subprocess.run(
                 [sys.executable, __file__, "--child", "--dataset", name], env=env, check=False
             )
             failed += done.returncode != 0
         finally:
+            if server_url and database:
+                _postgres_admin(server_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
             shutil.rmtree(data_dir, ignore_errors=True)
     return 1 if failed else 0
 

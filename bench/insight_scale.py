@@ -6,7 +6,8 @@ events.
 
 Generates (vectorised NumPy, seeded) one case per person with 15 fields — 8 categories (3 to
 40 levels, some missing) and 7 numbers — and the events of those people (a person, one name of
-30, a time), as pandas frames: no database. Winning depends on some fields, on a hidden
+30, a time), as pandas frames: no database (`--database-url` is accepted, like every bench's,
+and said on standard error to be unused). Winning depends on some fields, on a hidden
 propensity that also makes people do more of three of the event names, and on chance. The
 Examples are built the way the product builds them: the event counts before each case's
 cutoff through `insight.features.event_counts`. Then `insight.prediction.fit` runs — leakage
@@ -23,7 +24,6 @@ Progress goes to standard error.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import sys
@@ -33,19 +33,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from common import add_database_argument, database_unused, emit, say
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 EVENT_NAMES = 30
 SIGNAL_EVENTS = ("pricing_viewed", "webinar_attended", "demo_requested")
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def emit(metric: str, value: float, unit: str, **extra: object) -> None:
-    print(json.dumps({"metric": metric, "value": value, "unit": unit, **extra}), flush=True)
 
 
 def peak_gib() -> float:
@@ -111,7 +105,9 @@ def main() -> int:
         "--sample", type=int, default=50_000, help="cases cross-validated and fitted on"
     )
     parser.add_argument("--seed", type=int, default=0)
+    add_database_argument(parser)
     args = parser.parse_args()
+    database_unused(args, "insight_scale.py")
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadline.settings")
     import django

@@ -1,7 +1,8 @@
 """How late the worker notices a missed first-touch deadline, with 100,000 open requests waiting.
 
     python bench/sla.py                         # SQLite in a temporary data directory
-    LEADLINE_DATABASE_URL=postgres://... python bench/sla.py    # a fresh PostgreSQL database
+    python bench/sla.py --database-url postgres://...   # a fresh PostgreSQL database, dropped
+                                                        # afterwards (or LEADLINE_DATABASE_URL)
     python bench/sla.py --open 20000 --batch 500 --spread 10
 
 Loads `--open` open requests into a fresh database, each as routing leaves one (owner on a team
@@ -23,7 +24,6 @@ import argparse
 import dataclasses
 import datetime as dt
 import itertools
-import json
 import os
 import random
 import secrets
@@ -35,6 +35,8 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from common import FRESH_DATABASE_HELP, add_database_argument, database_from, emit, percentile, say
 
 if TYPE_CHECKING:
     from leadline.capture.models import Request
@@ -68,22 +70,6 @@ CANARY_BEFORE = dt.timedelta(minutes=15)  # the clock while waiting for the work
 ROUTING_DELAY = dt.timedelta(milliseconds=400)  # created → routed, as the worker would
 POLL_S = 0.25
 TARGET_P99_S = 2.0
-
-
-def emit(metric: str, value: float, unit: str | None = None) -> None:
-    line: dict[str, Any] = {"metric": metric, "value": round(value, 3)}
-    if unit:
-        line["unit"] = unit
-    print(json.dumps(line), flush=True)
-
-
-def say(text: str) -> None:
-    print(f"bench: {text}", file=sys.stderr, flush=True)
-
-
-def percentile(values: Sequence[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def first_moment(after: dt.datetime) -> dt.datetime:
@@ -846,9 +832,11 @@ def main(argv: list[str] | None = None) -> int:
         help="no worker: do the batch's steps in this process, one after another, and report "
         "what one step costs (its time and SQL statements) instead of lateness",
     )
+    add_database_argument(parser, what=FRESH_DATABASE_HELP)
     args = parser.parse_args(argv)
     if not 0 < args.batch <= args.open or args.spread <= 0:
         parser.error("need 0 < --batch <= --open and --spread > 0")
+    database_from(args)
     return run(args)
 
 

@@ -2,6 +2,8 @@
 
     python bench/tracking.py                 # starts its own server (SQLite unless
                                              # LEADLINE_DATABASE_URL says otherwise)
+    python bench/tracking.py --database-url postgres://...
+                                             # its own server on a fresh PostgreSQL database
     python bench/tracking.py --worker        # the worker processes the batches meanwhile
     python bench/tracking.py --insert-floor  # also against /bench/bare/: one insert, no checks
     python bench/tracking.py --url http://127.0.0.1:8000/ --site demo-site
@@ -38,7 +40,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from capture import Phase, _django_for, _emit, _percentile, _run_phase, load_arguments
+from capture import Phase, _django_for, _run_phase, load_arguments
+from common import (
+    FRESH_DATABASE_HELP,
+    add_database_argument,
+    database_from,
+    database_kind,
+    emit,
+    percentile,
+)
 
 BARE_PATH = "/bench/bare-204/"
 BARE_INSERT_PATH = "/bench/bare/"  # bench/capture.py's floor: reads the body, inserts one row
@@ -115,17 +125,17 @@ def measure(url: str, site: str, args: argparse.Namespace) -> int:
             print(f"bench: {phase.kind}: unexpected answers by status {bad}", file=sys.stderr)
         good = len(phase.latencies) - sum(bad.values())
         rates[phase.kind] = good * EVENTS_PER_BATCH / phase.seconds
-        _emit(f"{phase.kind}_p50_latency", statistics.median(phase.latencies), "ms")
-        _emit(f"{phase.kind}_p99_latency", _percentile(phase.latencies, 0.99), "ms")
-        _emit(f"{phase.kind}_throughput", len(phase.latencies) / phase.seconds, "req/s")
-        _emit(f"{phase.kind}_events_per_s", rates[phase.kind], "events/s")
-        _emit(f"{phase.kind}_errors", sum(bad.values()), "requests")
+        emit(f"{phase.kind}_p50_latency", statistics.median(phase.latencies), "ms")
+        emit(f"{phase.kind}_p99_latency", percentile(phase.latencies, 0.99), "ms")
+        emit(f"{phase.kind}_throughput", len(phase.latencies) / phase.seconds, "req/s")
+        emit(f"{phase.kind}_events_per_s", rates[phase.kind], "events/s")
+        emit(f"{phase.kind}_errors", sum(bad.values()), "requests")
     if args.drain_env is not None:
         failures += _drain(run_id, args.drain_env)
     if args.insert_floor:
-        _emit("bare_insert_vs_bare", rates["bare_insert"] / rates["bare"])
-        _emit("tracking_vs_bare_insert", rates["tracking"] / rates["bare_insert"])
-    _emit("tracking_vs_bare", rates["tracking"] / rates["bare"])
+        emit("bare_insert_vs_bare", rates["bare_insert"] / rates["bare"])
+        emit("tracking_vs_bare_insert", rates["tracking"] / rates["bare_insert"])
+    emit("tracking_vs_bare", rates["tracking"] / rates["bare"])
     return 1 if failures else 0
 
 
@@ -151,8 +161,8 @@ def _drain(run_id: str, env: dict[str, str]) -> int:
         events = Event.objects.filter(visitor__visitor_id__startswith=f"bench-{run_id}-").count()
     finally:
         connections.close_all()
-    _emit("tracking_worker_caught_up_after", time.monotonic() - began, "s")
-    _emit("tracking_worker_events", events, "events")
+    emit("tracking_worker_caught_up_after", time.monotonic() - began, "s")
+    emit("tracking_worker_events", events, "events")
     return 0
 
 
@@ -172,7 +182,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="own server: run the background worker meanwhile, and wait for it to catch up",
     )
+    add_database_argument(
+        parser,
+        what=f"{FRESH_DATABASE_HELP}. With --url: the running server's database, used as it is "
+        "(not read unless the worker is waited for)",
+    )
     args = parser.parse_args(argv)
+    database_url = database_from(args)
     args.drain_env = None
     if args.url:
         return measure(args.url, args.site, args)
@@ -181,10 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from tests.server import running_leadline
 
-    database = "PostgreSQL" if os.environ.get("LEADLINE_DATABASE_URL") else "SQLite"
-    print(f"bench: starting Leadline on {database}…", file=sys.stderr)
+    print(
+        f"bench: starting Leadline on {database_kind(database_url)} with "
+        f"{args.web_processes} web processes…",
+        file=sys.stderr,
+    )
     with running_leadline(
-        web_workers=args.web_workers,
+        web_workers=args.web_processes,
         worker=args.worker,
         extra_env={
             "LEADLINE_BENCH_ENDPOINTS": "1",
