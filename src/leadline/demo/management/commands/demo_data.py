@@ -12,6 +12,7 @@ from tqdm import tqdm
 from leadline.core import clock
 from leadline.core.models import Person
 from leadline.demo.generator import demo_generate
+from leadline.demo.scale import BULK_ABOVE, SERVICE_PEOPLE, scale_generate
 
 
 def _date(value: str | dt.date | None) -> dt.date:
@@ -33,7 +34,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--people", type=int, default=400, help="how many people (400)")
+        parser.add_argument(
+            "--people",
+            type=int,
+            default=400,
+            help=f"how many people (400); above {BULK_ABOVE:,} the first {SERVICE_PEOPLE} go "
+            "through the services and the rest are written in bulk",
+        )
         parser.add_argument("--seed", type=int, default=1, help="random seed (1)")
         parser.add_argument(
             "--until",
@@ -57,18 +64,43 @@ class Command(BaseCommand):
                 "Use --append to add more demo people anyway."
             )
         quiet = options["verbosity"] == 0
+        bulk = people - SERVICE_PEOPLE if people > BULK_ABOVE else 0
         with tqdm(
-            total=people,
+            total=people - bulk,
             unit="people",
             file=sys.stderr,
             disable=quiet or people == 0,
             smoothing=0.1,
         ) as bar:
             summary = demo_generate(
-                people=people, seed=options["seed"], until=until, progress=bar.update
+                people=people - bulk, seed=options["seed"], until=until, progress=bar.update
             )
+        scaled = None
+        if bulk:
+            with tqdm(
+                total=bulk,
+                unit="people",
+                desc="in bulk",
+                file=sys.stderr,
+                disable=quiet,
+                smoothing=0.1,
+            ) as bar:
+                scaled = scale_generate(
+                    people=bulk,
+                    seed=options["seed"],
+                    until=until,
+                    progress=bar.update,
+                    say=lambda text: None if quiet else bar.write(text, file=sys.stderr),
+                )
         if quiet:
             return
+        if scaled is not None:
+            self.stdout.write(
+                f"Added in bulk: {scaled.people} people, {scaled.accounts} companies, "
+                f"{scaled.requests} requests, {scaled.events} tracked events "
+                f"({scaled.rows} rows in {scaled.seconds:.0f} s, "
+                f"{scaled.writing_seconds:.0f} s of them writing)."
+            )
         self.stdout.write(
             f"Demo data ready: {summary.users} users, {summary.companies} companies, "
             f"{summary.people} people, {summary.submissions} submissions, "

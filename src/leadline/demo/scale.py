@@ -1,0 +1,742 @@
+"""Demo data at scale: a million people in minutes, written in bulk.
+
+`leadline demo-data --people N` with N above `BULK_ABOVE` first makes the ordinary demo
+(`generator.demo_generate`: the selling team, forms, journeys, campaigns and a few hundred people
+through the real services), then adds the rest here, as rows written in bulk (`demo.bulk.Table`:
+COPY on PostgreSQL, multi-row inserts on SQLite). Going through the services costs about 10 ms a
+person; at a million people that is hours, and the point of this data is to measure pages and
+queries at the size a grown-up customer has, not to test the services again.
+
+What a person gets, in the proportions a B2B marketing database has (for N people):
+- N / 10 companies, with a domain each; 85% of people work at one (a few very large ones: the
+  company is drawn with a skew, so account pages are measured with thousands of members too);
+- a primary email, a phone for 40%, their own words for some;
+- an identified web visitor and about `EVENTS_PER_PERSON` tracked events on average (page views,
+  skewed: most people few, some many), plus anonymous visitors' events;
+- 0 to 3 requests (1.25 on average) from the demo's forms, each with its raw submission, its routing
+  (a team, an owner, a first-touch deadline from the team's real business hours), assignment,
+  inbox item, timeline events, and — unless it is recent and still open — the first touch;
+- ownership by the owner of their first request, consent, a lifecycle stage with its changes,
+  a journey position on the default journey with the transitions that led there;
+- for some companies: conversations, opportunities and their buying committee.
+
+Open requests are the ones received in the last `OPEN_DAYS` days and not touched yet. Their
+escalation steps are planned as routing plans them (`_timers_plan`); steps already due are
+marked done without their effects (a reassignment would need the ladder simulated), which
+the outcome text says. Sellers: the demo's teams, plus teams of ten reps (and a manager each) so
+that there is a rep for every `PEOPLE_PER_REP` people.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth.hashers import make_password
+from django.db import connection, transaction
+
+from leadline.capture.models import (
+    Consent,
+    Form,
+    Request,
+    RequestKind,
+    RequestStatus,
+    Submission,
+    SubmissionStatus,
+)
+from leadline.core.models import (
+    Account,
+    AccountDomain,
+    Membership,
+    Person,
+    PersonEmail,
+    PersonPhone,
+    Role,
+    Team,
+    TimelineEvent,
+    User,
+)
+from leadline.demo import DEMO_PASSWORD, banks
+from leadline.demo.bulk import Table, indexes_set_aside
+from leadline.engagement.models import LifecycleChange, Opportunity, PersonLifecycle, Stage
+from leadline.journeys.models import (
+    Conversation,
+    Event,
+    Journey,
+    JourneyPosition,
+    JourneyStep,
+    JourneyTransition,
+    Stakeholder,
+    TransitionCause,
+    Visitor,
+)
+from leadline.notify.models import InboxItem
+from leadline.routing.business_hours import WorkingHours, first_touch_due
+from leadline.routing.models import Assignment, Ownership, Queue, RequestRouting, Timer, Touch
+from leadline.routing.services import DEFAULT_LADDER, _timers_plan, person_link, team_hours
+
+BULK_ABOVE = 5_000  # more people than this: the ordinary demo for the first, bulk for the rest
+SERVICE_PEOPLE = 400  # how many of them go through the services first
+PEOPLE_PER_REP = 8_000
+REPS_PER_TEAM = 10
+EVENTS_PER_PERSON = 20  # tracked events per person on average, anonymous visitors' included
+ANONYMOUS_SHARE = 0.2  # an anonymous visitor for every fifth person
+EVENTS_PER_VISITOR = EVENTS_PER_PERSON / (1 + ANONYMOUS_SHARE)
+HISTORY_DAYS = 3 * 365
+OPEN_DAYS = 3
+CHUNK = 10_000  # people per transaction
+KIND_WEIGHTS = {
+    RequestKind.DOWNLOAD: 50,
+    RequestKind.EVENT: 15,
+    RequestKind.CONTACT: 15,
+    RequestKind.DEMO: 12,
+    RequestKind.PRICING: 8,
+}
+REQUESTS_PER_PERSON = ((0, 15), (1, 55), (2, 20), (3, 10))
+# The default journey's steps: the share of people who got at least this far.
+REACHED = (1.0, 0.35, 0.12, 0.05, 0.03, 0.02, 0.015, 0.01)
+STAGES = (
+    (Stage.ENGAGED, 0.45),
+    (Stage.MARKETING_QUALIFIED, 0.12),
+    (Stage.SALES_ACCEPTED, 0.05),
+    (Stage.OPPORTUNITY, 0.02),
+    (Stage.CUSTOMER, 0.01),
+)
+EVENT_NAMES = (("page_view", 90), ("form_viewed", 5), ("video_played", 3), ("pricing_calc", 2))
+
+
+@dataclasses.dataclass
+class ScaleSummary:
+    people: int
+    accounts: int
+    events: int
+    requests: int
+    rows: int
+    seconds: float
+    writing_seconds: float
+
+
+@dataclasses.dataclass
+class _Seller:
+    user_id: int
+    name: str
+    team: Team
+    hours: WorkingHours
+
+
+class _Pools:
+    """Everything drawn from over and over, made once: names, texts, pages."""
+
+    def __init__(self, rng: random.Random) -> None:
+        from faker import Faker
+
+        faker = Faker(["en_GB", "de_DE", "en_US", "fr_FR", "nl_NL"])
+        faker.seed_instance(rng.randrange(2**32))
+        self.first = [_ascii(faker.first_name()) for _ in range(1500)]
+        self.last = [_ascii(faker.last_name()) for _ in range(4000)]
+        self.company_words = [_ascii(faker.last_name()) for _ in range(3000)]
+        self.countries = list(banks.COUNTRIES)
+        self.country_weights = [c[2] for c in banks.COUNTRIES.values()]
+        self.industries = list(banks.INDUSTRIES)
+        self.roles = banks.ROLES
+        self.role_weights = [r[3] for r in banks.ROLES]
+        self.pages = [p for p, _ in banks.PAGES]
+        self.page_weights = [w for _, w in banks.PAGES]
+        self.event_names = [n for n, _ in EVENT_NAMES]
+        self.event_weights = [w for _, w in EVENT_NAMES]
+        self.channels = banks.CHANNELS
+
+
+def _ascii(text: str) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode() or "X"
+
+
+def _cumulative(weights: list[int] | list[float]) -> list[float]:
+    total, out = 0.0, []
+    for w in weights:
+        total += w
+        out.append(total)
+    return out
+
+
+class _Writer:
+    """The tables, and the rows of one chunk of people until they are written."""
+
+    def __init__(self) -> None:
+        models = (
+            Account, AccountDomain, Person, PersonEmail, PersonPhone, Membership, TimelineEvent,
+            Submission, Request, Consent, RequestRouting, Assignment, Ownership, Touch, Timer,
+            InboxItem, Visitor, Event, PersonLifecycle, LifecycleChange, JourneyPosition,
+            JourneyTransition, Conversation, Conversation.people.through,
+            Conversation.sellers.through, Opportunity, Stakeholder,
+        )  # fmt: skip
+        self.t = {model: Table(model) for model in models}
+        self.writing = 0.0  # seconds spent writing, as against making the rows
+
+    def flush(self) -> int:
+        began = time.perf_counter()
+        with transaction.atomic():
+            written = sum(table.flush() for table in self.t.values())
+        self.writing += time.perf_counter() - began
+        return written
+
+    def finish(self) -> int:
+        if connection.vendor == "postgresql":
+            for table in self.t.values():
+                table.sequence_reset()
+        return sum(table.written for table in self.t.values())
+
+
+def _sellers(people: int, rng: random.Random) -> dict[str, list[_Seller]]:
+    """The reps by region: the demo's, and new teams of ten so there is one per PEOPLE_PER_REP."""
+    by_region: dict[str, list[_Seller]] = {"EMEA": [], "Americas": []}
+    wanted = max(0, people // PEOPLE_PER_REP - User.objects.filter(role=Role.SALES_REP).count())
+    password = make_password(DEMO_PASSWORD)
+    templates = list(Team.objects.exclude(manager=None).order_by("pk"))
+    made = 0
+    number = 0
+    while made < wanted and templates:
+        template = templates[number % len(templates)]
+        number += 1
+        region = "Americas" if template.country in ("US", "CA", "MX", "BR") else "EMEA"
+        label = f"{region} {number // len(templates) + 2}"
+        manager = User.objects.create(
+            username=f"mgr{number:03d}",
+            first_name=rng.choice(("Jordan", "Alex", "Robin", "Kim", "Sasha")),
+            last_name=f"Lead {label}",
+            email=f"mgr{number:03d}@sellers.demo.example",
+            role=Role.SALES_MANAGER,
+            time_zone=template.time_zone,
+            password=password,
+        )
+        team = Team.objects.create(
+            name=f"Inside Sales {label}",
+            manager=manager,
+            time_zone=template.time_zone,
+            country=template.country,
+            working_hours=template.working_hours,
+        )
+        User.objects.filter(pk=manager.pk).update(team=team)
+        User.objects.bulk_create(
+            User(
+                username=f"rep{number:03d}{i:02d}",
+                first_name=rng.choice(("Noah", "Mia", "Leo", "Ava", "Eli", "Zoe", "Max", "Ivy")),
+                last_name=f"Rep {number}-{i}",
+                email=f"rep{number:03d}{i:02d}@sellers.demo.example",
+                role=Role.SALES_REP,
+                team=team,
+                time_zone=template.time_zone,
+                password=password,
+            )
+            for i in range(REPS_PER_TEAM)
+        )
+        made += REPS_PER_TEAM
+    reps = User.objects.filter(role=Role.SALES_REP, is_active=True, team__isnull=False)
+    for user in reps.select_related("team").order_by("pk"):
+        own = user.team
+        assert own is not None
+        region = "Americas" if own.country in ("US", "CA", "MX", "BR") else "EMEA"
+        by_region[region].append(_Seller(user.pk, str(user), own, team_hours(own)))
+    if not by_region["Americas"]:
+        by_region["Americas"] = by_region["EMEA"]
+    if not by_region["EMEA"]:
+        by_region["EMEA"] = by_region["Americas"]
+    return by_region
+
+
+class _Scale:
+    def __init__(self, *, people: int, seed: int, until: dt.date) -> None:
+        self.rng = random.Random(seed * 7919 + 17)
+        self.pools = _Pools(self.rng)
+        self.until = dt.datetime.combine(until, dt.time(), tzinfo=dt.UTC)
+        self.now = max(self.until, dt.datetime.now(dt.UTC))
+        self.w = _Writer()
+        self.sellers = _sellers(people, self.rng)
+        self.forms = {
+            kind: list(Form.objects.filter(request_kind=kind).values_list("pk", "slug", "name"))
+            for kind in KIND_WEIGHTS
+        }
+        self.kinds = [k for k in KIND_WEIGHTS if self.forms[k]] or [RequestKind.CONTACT]
+        self.kind_cum = _cumulative([KIND_WEIGHTS[k] for k in self.kinds])
+        journey = Journey.objects.filter(is_default=True).first() or Journey.objects.first()
+        self.journey_id = journey.pk if journey else None
+        self.steps = (
+            list(
+                JourneyStep.objects.filter(journey=journey)
+                .order_by("position")
+                .values_list("pk", flat=True)
+            )
+            if journey
+            else []
+        )
+        self.link = person_link(987654321).replace("987654321", "{}")
+        self.country_cum = _cumulative(self.pools.country_weights)
+        self.page_cum = _cumulative(self.pools.page_weights)
+        self.event_cum = _cumulative(self.pools.event_weights)
+        self.role_cum = _cumulative(self.pools.role_weights)
+        self.requests = 0
+        self.events = 0
+        self.visitor_serial = Visitor.objects.count()
+        self.event_maker = self.w.t[Event].maker(
+            "occurred_at", "recorded_at", "source", "name", "visitor_id", "person_id", "url",
+            "path", "title", "referrer", "dedupe_key",
+        )  # fmt: skip
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _pick(self, items: list[Any] | tuple[Any, ...], cum: list[float]) -> Any:
+        import bisect
+
+        return items[bisect.bisect_right(cum, self.rng.random() * cum[-1])]
+
+    def _moment_before(self, end: dt.datetime, days: float) -> dt.datetime:
+        return end - dt.timedelta(seconds=self.rng.random() * days * 86400)
+
+    # -- companies ----------------------------------------------------------------------------
+
+    def accounts_make(self, count: int) -> list[tuple[int, str, str]]:
+        """(id, domain, country) of `count` new companies, written with the first chunk."""
+        rng, pools, t = self.rng, self.pools, self.w.t
+        made = []
+        self.first_account = t[Account].next_id  # numbers the domains: unique across runs
+        for n in range(count):
+            country = self._pick(pools.countries, self.country_cum)
+            suffix = rng.choice(banks.COUNTRIES[country][4])
+            industry = rng.choice(pools.industries)
+            word = rng.choice(banks.INDUSTRIES[industry][0])
+            base = rng.choice(pools.company_words)
+            name = f"{base} {word} {suffix}"
+            domain = f"{base.lower()}-{word.lower()}-{n + self.first_account}.example"
+            created = self._moment_before(self.until, HISTORY_DAYS * 1.5)
+            account = t[Account].add(
+                name=name,
+                industry=industry,
+                employees=int(10 ** (1 + 3.5 * rng.random())),
+                country=country,
+                website=f"https://{domain}/",
+                culture_notes=rng.choice(banks.CULTURE_NOTES) if rng.random() < 0.05 else "",
+                created_at=created,
+                updated_at=created,
+            )
+            t[AccountDomain].add(account_id=account, domain=domain)
+            made.append((account, domain, country))
+        return made
+
+    # -- one person ---------------------------------------------------------------------------
+
+    def person_make(self, n: int, company: tuple[int, str, str] | None) -> None:
+        rng, pools, t = self.rng, self.pools, self.w.t
+        # Newer people are likelier: the database grew over the years.
+        created = self.until - dt.timedelta(days=HISTORY_DAYS * rng.random() ** 1.6)
+        country = company[2] if company else self._pick(pools.countries, self.country_cum)
+        first, last = rng.choice(pools.first), rng.choice(pools.last)
+        role = self._pick(pools.roles, self.role_cum) if rng.random() < 0.7 else None
+        zones = banks.COUNTRIES[country][1]
+        person = t[Person].add(
+            first_name=first,
+            last_name=last,
+            role_own_words=role[0] if role and rng.random() < 0.5 else "",
+            title=role[1] if role else "",
+            cares_about=banks.CARES[role[2][0]][0] if role and rng.random() < 0.3 else "",
+            personal_context=rng.choice(banks.PERSONAL_CONTEXT) if rng.random() < 0.03 else "",
+            preferred_channel=rng.choice(("", "", "email", "phone", "video")),
+            preferred_hours=rng.choice(banks.PREFERRED_HOURS) if rng.random() < 0.1 else "",
+            time_zone=rng.choice(zones),
+            country=country,
+            created_at=created,
+            updated_at=created,
+        )
+        domain = company[1] if company else rng.choice(banks.FREE_MAIL_DEFAULT)
+        email = f"{first}.{last}.{person}@{domain}".lower().replace(" ", "")
+        t[PersonEmail].add(person_id=person, email=email, is_primary=True, created_at=created)
+        if rng.random() < 0.4:
+            t[PersonPhone].add(
+                person_id=person,
+                e164=f"+1555{person:08d}"[-12:],
+                label="work",
+                created_at=created,
+            )
+        if company:
+            t[Membership].add(
+                person_id=person,
+                account_id=company[0],
+                title=role[1] if role else "",
+                is_current=True,
+                created_at=created,
+            )
+        t[TimelineEvent].add(
+            kind="person.created",
+            summary=f"{first} {last} first appeared",
+            person_id=person,
+            account_id=company[0] if company else None,
+            occurred_at=created,
+            recorded_at=created,
+            data={},
+        )
+        visitor = self._visits(person, created, identified=True)
+        self._requests(person, f"{first} {last}", email, country, created, company, visitor)
+        self._journey(person, created)
+        if rng.random() < ANONYMOUS_SHARE:  # someone browsing who never gave a name
+            self._visits(None, created, identified=False)
+
+    def _visits(self, person: int | None, created: dt.datetime, *, identified: bool) -> int:
+        rng, t = self.rng, self.w.t
+        self.visitor_serial += 1
+        first_seen = created - dt.timedelta(days=30 * rng.random())
+        # Exponential around the mean: most visitors a few events, some hundreds.
+        count = int(rng.expovariate(1 / (EVENTS_PER_VISITOR - 1))) + 1
+        span = max(60.0, (self.until - first_seen).total_seconds())
+        visitor = t[Visitor].next_id  # the id the row below gets; events point to it first
+        events = self.w.t[Event]
+        last = first_seen
+        for _ in range(count):
+            at = first_seen + dt.timedelta(seconds=span * rng.random() ** 2)
+            last = max(last, at)
+            path = self._pick(self.pools.pages, self.page_cum)
+            name = self._pick(self.pools.event_names, self.event_cum)
+            self.event_maker(
+                at, at, "web", name, visitor, person, f"{banks.SITE}{path}", path,
+                banks.PAGE_TITLES.get(path, ""), "", f"bulk:{events.next_id}",
+            )  # fmt: skip
+        added = t[Visitor].add(
+            visitor_id=f"v{self.visitor_serial:012d}{rng.getrandbits(40):010x}",
+            person_id=person,
+            first_seen_at=first_seen,
+            last_seen_at=last,
+            identified_at=created if identified else None,
+        )
+        assert added == visitor
+        self.events += count
+        return visitor
+
+    def _requests(
+        self,
+        person: int,
+        name: str,
+        email: str,
+        country: str,
+        created: dt.datetime,
+        company: tuple[int, str, str] | None,
+        visitor: int,
+    ) -> None:
+        rng, t = self.rng, self.w.t
+        how_many = self._pick([k for k, _ in REQUESTS_PER_PERSON], REQUESTS_CUM)
+        region = banks.COUNTRIES[country][3]
+        sellers = self.sellers[region]
+        seller = sellers[rng.randrange(len(sellers))]
+        first_at: dt.datetime | None = None
+        moments = sorted(
+            created + (self.until - created) * (rng.random() ** 3 if i else 0.0)
+            for i in range(how_many)
+        )
+        for at in moments:
+            at = at + dt.timedelta(seconds=rng.randrange(1, 3600))
+            if at >= self.now:
+                continue
+            kind = self._pick(self.kinds, self.kind_cum)
+            form_id, slug, form_name = rng.choice(self.forms[kind]) if self.forms[kind] else (
+                None, "", "")  # fmt: skip
+            wants = kind in (RequestKind.CONTACT, RequestKind.DEMO) or rng.random() < 0.2
+            source, medium, campaigns, _, _, referrer, _ = rng.choice(self.pools.channels)
+            campaign = rng.choice(campaigns) if campaigns else ""
+            submission = None
+            if form_id is not None:
+                submission = t[Submission].add(
+                    form_id=form_id,
+                    idempotency_key=f"bulk-{t[Submission].next_id}",
+                    received_at=at,
+                    payload={"email": email, "first_name": name.split(" ")[0]},
+                    meta={"page_url": f"{banks.SITE}/{slug}"},
+                    status=SubmissionStatus.PROCESSED,
+                    attempts=1,
+                    processed_at=at,
+                    person_id=person,
+                )
+            due = first_touch_due(
+                received_at=at, kind=kind, wants_contact=wants, hours=seller.hours
+            )
+            recent = (self.now - at).days < OPEN_DAYS
+            touched_at: dt.datetime | None = None
+            if not (recent and rng.random() < 0.6):
+                late = rng.random() < 0.12
+                touched_at = min(
+                    self.now - dt.timedelta(minutes=1),
+                    due + (due - at) * rng.random() * 0.5
+                    if late
+                    else at + (due - at) * rng.random(),
+                )
+            request = t[Request].add(
+                person_id=person,
+                account_id=company[0] if company else None,
+                kind=kind,
+                wants_contact=wants,
+                status=RequestStatus.OPEN if touched_at is None else RequestStatus.CLOSED,
+                form_id=form_id,
+                submission_id=submission,
+                source="form" if form_id else "api",
+                page_url=f"{banks.SITE}/{slug}",
+                referrer=referrer or "",
+                utm_source=source,
+                utm_medium=medium,
+                utm_campaign=campaign,
+                campaign=campaign,
+                created_at=at,
+                updated_at=touched_at or at,
+            )
+            self.requests += 1
+            assigned = at + dt.timedelta(milliseconds=300)
+            why = f"Assigned to {seller.name}"
+            t[RequestRouting].add(
+                request_id=request,
+                team_id=seller.team.pk,
+                owner_id=seller.user_id,
+                queue=Queue.OWNER,
+                assigned_at=assigned,
+                first_touch_due=due,
+                first_touched_at=touched_at,
+            )
+            t[Assignment].add(
+                request_id=request,
+                owner_id=seller.user_id,
+                team_id=seller.team.pk,
+                queue=Queue.OWNER,
+                why=why,
+                skipped=[],
+                at=assigned,
+            )
+            for kind_, summary, when in (
+                ("request.created", f"{name} asked: {form_name or kind}", at),
+                ("request.assigned", why, assigned),
+            ):
+                t[TimelineEvent].add(
+                    kind=kind_,
+                    summary=summary,
+                    person_id=person,
+                    occurred_at=when,
+                    recorded_at=when,
+                    data={"request_id": request},
+                )
+            t[InboxItem].add(
+                user_id=seller.user_id,
+                kind="request.assigned",
+                title=f"New request: {name}",
+                body=f"{name} — {kind}.",
+                link=self.link.format(person),
+                person_id=person,
+                subject_ref=f"request:{request}",
+                created_at=assigned,
+                read_at=None if touched_at is None else touched_at,
+            )
+            if touched_at is not None:
+                call = rng.random() < 0.5
+                t[Touch].add(
+                    person_id=person,
+                    request_id=request,
+                    user_id=seller.user_id,
+                    kind="call" if call else "email",
+                    outcome=rng.choice(("connected", "voicemail", "no_answer")) if call else "",
+                    note="",
+                    at=touched_at,
+                )
+                t[TimelineEvent].add(
+                    kind="touch.recorded",
+                    summary=f"{seller.name} {'called' if call else 'emailed'} {name}",
+                    person_id=person,
+                    actor_id=seller.user_id,
+                    occurred_at=touched_at,
+                    recorded_at=touched_at,
+                    data={"request_id": request},
+                )
+            else:
+                self._timers(request, at, due, seller)
+            if first_at is None:
+                first_at = assigned
+                t[Ownership].add(
+                    owner_id=seller.user_id,
+                    person_id=person,
+                    started_at=assigned,
+                    reason="routed a request",
+                )
+                if rng.random() < 0.6:
+                    t[Consent].add(
+                        person_id=person,
+                        purpose="marketing",
+                        granted=True,
+                        text="Yes, send me news and offers.",
+                        method="form",
+                        form_id=form_id,
+                        submission_id=submission,
+                        captured_at=at,
+                    )
+
+    def _timers(self, request: int, at: dt.datetime, due: dt.datetime, seller: _Seller) -> None:
+        plan = _timers_plan(
+            request=Request(created_at=at), due=due, team=seller.team, ladder=DEFAULT_LADDER
+        )
+        for timer in plan:
+            done = timer.due_at <= self.now
+            self.w.t[Timer].add(
+                request_id=request,
+                step=timer.step,
+                due_at=timer.due_at,
+                done_at=timer.due_at if done else None,
+                outcome="bulk demo data: marked done without its effects" if done else "",
+            )
+
+    def _journey(self, person: int, created: dt.datetime) -> None:
+        rng, t = self.rng, self.w.t
+        # Lifecycle: how far this person got.
+        roll = rng.random()
+        stage_path = [s for s, share in STAGES if roll < share]
+        if stage_path:
+            at = created
+            previous = ""
+            for stage in stage_path:
+                at = at + (self.until - at) * rng.random() * 0.5
+                t[LifecycleChange].add(
+                    person_id=person, from_stage=previous, to_stage=stage, at=at, reason=""
+                )
+                previous = stage
+            t[PersonLifecycle].add(person_id=person, stage=previous, since=at)
+        if self.journey_id is None or not self.steps:
+            return
+        roll = rng.random()
+        reached = sum(1 for share in REACHED[: len(self.steps)] if roll < share)
+        at, from_step = created, None
+        for step in self.steps[:reached]:
+            at = at + (self.until - at) * rng.random() * 0.4
+            t[JourneyTransition].add(
+                journey_id=self.journey_id,
+                person_id=person,
+                from_step_id=from_step,
+                to_step_id=step,
+                at=at,
+                cause=TransitionCause.START if from_step is None else TransitionCause.SIGNAL,
+                signal_name="form_submitted" if from_step is None else "page_view",
+                note="",
+                evidence={},
+            )
+            from_step = step
+        if from_step is not None:
+            t[JourneyPosition].add(
+                journey_id=self.journey_id, person_id=person, step_id=from_step, since=at
+            )
+
+    # -- companies' history -------------------------------------------------------------------
+
+    def account_history(self, account: int, members: list[int]) -> None:
+        """Conversations with some companies; an opportunity and its committee with fewer."""
+        rng, t = self.rng, self.w.t
+        if not members or rng.random() > 0.3:
+            return
+        sellers = self.sellers["EMEA"] + self.sellers["Americas"]
+        seller = sellers[account % len(sellers)]
+        for _ in range(rng.randint(1, 5)):
+            at = self._moment_before(self.until, 400)
+            conversation = t[Conversation].add(
+                kind=rng.choice(("call", "meeting", "email", "note")),
+                occurred_at=at,
+                account_id=account,
+                summary=rng.choice(banks.CASE_SUMMARIES),
+                quotes="",
+                logged_by_id=seller.user_id,
+                created_at=at,
+                private=False,
+                visibility="company",
+            )
+            t[Conversation.people.through].add(
+                conversation_id=conversation, person_id=rng.choice(members)
+            )
+            t[Conversation.sellers.through].add(
+                conversation_id=conversation, user_id=seller.user_id
+            )
+        if rng.random() < 0.25:
+            opened = self._moment_before(self.until, 300)
+            status = rng.choice(("open", "open", "won", "lost"))
+            t[Opportunity].add(
+                account_id=account,
+                person_id=members[0],
+                name=rng.choice(banks.PROPOSAL_TITLES).format(n=rng.randint(2, 40)),
+                owner_id=seller.user_id,
+                amount=rng.randrange(5, 300) * 1000,
+                status=status,
+                opened_at=opened,
+                closed_at=None if status == "open" else opened + dt.timedelta(days=40),
+            )
+            for person in members[: rng.randint(2, 6)]:
+                t[Stakeholder].add(
+                    account_id=account,
+                    person_id=person,
+                    part=rng.choice(("decides", "signs", "champions", "influences", "uses")),
+                    stance=rng.choice(("supportive", "neutral", "opposed", "unknown")),
+                    added_at=opened,
+                )
+
+
+REQUESTS_CUM = _cumulative([w for _, w in REQUESTS_PER_PERSON])
+
+
+def scale_generate(
+    *,
+    people: int,
+    seed: int,
+    until: dt.date,
+    progress: Callable[[int], None] = lambda n: None,
+    say: Callable[[str], None] = lambda text: None,
+) -> ScaleSummary:
+    """Add `people` people (and their companies and history) in bulk, `CHUNK` per transaction."""
+    began = time.perf_counter()
+    fresh = Person.objects.count() <= BULK_ABOVE
+    scale = _Scale(people=people, seed=seed, until=until)
+    set_aside = indexes_set_aside(scale.w.t, say=say) if fresh else contextlib.nullcontext()
+    with set_aside:
+        accounts_wanted = _load(scale, people, progress)
+    rows = scale.w.finish()
+    say("updating the planner's statistics")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # the planner's statistics, for the tables that just grew
+    return ScaleSummary(
+        people=people,
+        accounts=accounts_wanted,
+        events=scale.events,
+        requests=scale.requests,
+        rows=rows,
+        seconds=time.perf_counter() - began,
+        writing_seconds=scale.w.writing,
+    )
+
+
+def _load(scale: _Scale, people: int, progress: Callable[[int], None]) -> int:
+    rng = scale.rng
+    accounts_wanted = max(1, people // 10)
+    accounts = scale.accounts_make(accounts_wanted)
+    # A skewed draw: the first companies get thousands of people, most get a handful.
+    members: dict[int, list[int]] = {}
+    done = 0
+    while done < people:
+        part = min(CHUNK, people - done)
+        person_table = scale.w.t[Person]
+        for i in range(part):
+            company = (
+                accounts[int(len(accounts) * rng.random() ** 2.2)] if rng.random() < 0.85 else None
+            )
+            person_id = person_table.next_id
+            scale.person_make(done + i, company)
+            if company is not None:
+                bucket = members.setdefault(company[0], [])
+                if len(bucket) < 8:
+                    bucket.append(person_id)
+        scale.w.flush()
+        done += part
+        progress(part)
+    for account, _, _ in accounts:
+        scale.account_history(account, members.get(account, []))
+    scale.w.flush()
+    return accounts_wanted
