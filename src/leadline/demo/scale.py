@@ -20,7 +20,9 @@ What a person gets, in the proportions a B2B marketing database has (for N peopl
   a journey position on the default journey with the transitions that led there;
 - for some companies: conversations, opportunities and their buying committee.
 
-Open requests are the ones received in the last `OPEN_DAYS` days and not touched yet. Their
+The history runs up to the moment of generation (`until` is for the first people, made through
+the services). Open requests are the ones received in the last `OPEN_DAYS` days and not touched
+yet. Their
 escalation steps are planned as routing plans them (`_timers_plan`); steps already due are
 marked done without their effects (a reassignment would need the ladder simulated), which
 the outcome text says. Sellers: the demo's teams, plus teams of ten reps (and a manager each) so
@@ -255,8 +257,13 @@ class _Scale:
     def __init__(self, *, people: int, seed: int, until: dt.date) -> None:
         self.rng = random.Random(seed * 7919 + 17)
         self.pools = _Pools(self.rng)
-        self.until = dt.datetime.combine(until, dt.time(), tzinfo=dt.UTC)
-        self.now = max(self.until, dt.datetime.now(dt.UTC))
+        # Unlike the first people's submissions, this history runs up to the moment of
+        # generation: the open requests are the last days' (a lead untouched since `until`,
+        # days ago, would be one the product dropped).
+        self.now = max(
+            dt.datetime.combine(until, dt.time(), tzinfo=dt.UTC), dt.datetime.now(dt.UTC)
+        )
+        self.until = self.now
         self.w = _Writer()
         self.sellers = _sellers(people, self.rng)
         self.forms = {
