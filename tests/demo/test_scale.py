@@ -34,7 +34,12 @@ def _schema() -> tuple[set[str], set[str]]:
     return indexes, constraints
 
 
-def test_bulk_people_come_with_their_history_and_no_lead_is_dropped() -> None:
+def test_bulk_people_come_with_their_history_and_no_lead_is_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Open requests are the last OPEN_DAYS' untouched ones: a handful among 600 people, so the
+    # window is widened to have enough of them to check.
+    monkeypatch.setattr(scale, "OPEN_DAYS", 60)
     call_command("demo_data", people=12, seed=7, until=UNTIL.isoformat(), verbosity=0)
     before = Person.objects.count()
     schema = _schema() if connection.vendor == "postgresql" else None
@@ -59,7 +64,7 @@ def test_bulk_people_come_with_their_history_and_no_lead_is_dropped() -> None:
         summary.requests
     )
     open_requests = requests.filter(status=RequestStatus.OPEN)
-    assert open_requests.exists()
+    assert open_requests.count() >= 5
     assert (
         Timer.objects.filter(request__in=open_requests, step=Step.BREACH).count()
         == open_requests.count()

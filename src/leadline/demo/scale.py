@@ -31,9 +31,11 @@ that there is a rep for every `PEOPLE_PER_REP` people.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import dataclasses
 import datetime as dt
+import multiprocessing
 import random
 import time
 from collections.abc import Callable
@@ -147,10 +149,6 @@ class _Pools:
         self.industries = list(banks.INDUSTRIES)
         self.roles = banks.ROLES
         self.role_weights = [r[3] for r in banks.ROLES]
-        self.pages = [p for p, _ in banks.PAGES]
-        self.page_weights = [w for _, w in banks.PAGES]
-        self.event_names = [n for n, _ in EVENT_NAMES]
-        self.event_weights = [w for _, w in EVENT_NAMES]
         self.channels = banks.CHANNELS
 
 
@@ -168,6 +166,101 @@ def _cumulative(weights: list[int] | list[float]) -> list[float]:
     return out
 
 
+def _created_rng(seed: int) -> random.Random:
+    """The stream a person's first appearance is drawn from, one number a person, in order:
+    kept apart so that the visits (drawn in another process) can follow the same people."""
+    return random.Random(seed * 7919 + 31)
+
+
+def _created(rng: random.Random, end: dt.datetime) -> dt.datetime:
+    # Newer people are likelier: the database grew over the years.
+    return end - dt.timedelta(days=HISTORY_DAYS * rng.random() ** 1.6)
+
+
+class _Visits:
+    """The people's web visits and tracked events: half the rows, so, on PostgreSQL, written
+    by a process of its own beside the one writing everything else."""
+
+    def __init__(self, *, seed: int, end: dt.datetime, first_person: int, people: int) -> None:
+        self.rng = random.Random(seed * 7919 + 29)
+        self.created_rng = _created_rng(seed)
+        self.end = end
+        self.first_person = first_person
+        self.people = people
+        self.visitors = Table(Visitor)
+        self.events = Table(Event)
+        self.serial = Visitor.objects.count()
+        self.pages = [p for p, _ in banks.PAGES]
+        self.page_cum = _cumulative([w for _, w in banks.PAGES])
+        self.names = [n for n, _ in EVENT_NAMES]
+        self.name_cum = _cumulative([w for _, w in EVENT_NAMES])
+        self.made = 0
+        self.event_maker = self.events.maker(
+            "occurred_at", "recorded_at", "source", "name", "visitor_id", "person_id", "url",
+            "path", "title", "referrer", "dedupe_key",
+        )  # fmt: skip
+
+    def load(self, progress: Callable[[int], None] = lambda n: None) -> int:
+        """Every person's visits, `CHUNK` people a transaction; returns the events made."""
+        rng = self.rng
+        for start in range(0, self.people, CHUNK):
+            part = range(start, min(start + CHUNK, self.people))
+            for n in part:
+                created = _created(self.created_rng, self.end)
+                self.visit(self.first_person + n, created)
+                if rng.random() < ANONYMOUS_SHARE:  # someone browsing who never gave a name
+                    self.visit(None, created)
+            with transaction.atomic():
+                self.events.flush()
+                self.visitors.flush()
+            progress(len(part))
+        return self.made
+
+    def visit(self, person: int | None, created: dt.datetime) -> None:
+        rng, pages, names = self.rng, self.pages, self.names
+        page_cum, name_cum, top_page, top_name = (
+            self.page_cum, self.name_cum, self.page_cum[-1], self.name_cum[-1],
+        )  # fmt: skip
+        self.serial += 1
+        first_seen = created - dt.timedelta(days=30 * rng.random())
+        # Exponential around the mean: most visitors a few events, some hundreds.
+        count = int(rng.expovariate(1 / (EVENTS_PER_VISITOR - 1))) + 1
+        span = max(60.0, (self.end - first_seen).total_seconds())
+        visitor = self.visitors.next_id  # the id the row below gets; events point to it first
+        last = first_seen
+        for _ in range(count):
+            at = first_seen + dt.timedelta(seconds=span * rng.random() ** 2)
+            if at > last:
+                last = at
+            path = pages[bisect.bisect_right(page_cum, rng.random() * top_page)]
+            name = names[bisect.bisect_right(name_cum, rng.random() * top_name)]
+            self.event_maker(
+                at, at, "web", name, visitor, person, f"{banks.SITE}{path}", path,
+                banks.PAGE_TITLES.get(path, ""), "", f"bulk:{self.events.next_id}",
+            )  # fmt: skip
+        added = self.visitors.add(
+            visitor_id=f"v{self.serial:012d}{rng.getrandbits(40):010x}",
+            person_id=person,
+            first_seen_at=first_seen,
+            last_seen_at=last,
+            identified_at=created if person is not None else None,
+        )
+        assert added == visitor
+        self.made += count
+
+
+def _visits_in_child(visits: _Visits, pipe: Any) -> None:
+    """The forked process's work: its own connection (the parent closed its own before the
+    fork), the visits, and what it made or why it failed sent back."""
+    try:
+        pipe.send(("done", visits.load()))
+    except BaseException as error:  # the parent must hear of any failure, then re-raise it
+        pipe.send(("failed", f"{type(error).__name__}: {error}"))
+        raise
+    finally:
+        connection.close()
+
+
 class _Writer:
     """The tables, and the rows of one chunk of people until they are written."""
 
@@ -175,7 +268,7 @@ class _Writer:
         models = (
             Account, AccountDomain, Person, PersonEmail, PersonPhone, Membership, TimelineEvent,
             Submission, Request, Consent, RequestRouting, Assignment, Ownership, Touch, Timer,
-            InboxItem, Visitor, Event, PersonLifecycle, LifecycleChange, JourneyPosition,
+            InboxItem, PersonLifecycle, LifecycleChange, JourneyPosition,
             JourneyTransition, Conversation, Conversation.people.through,
             Conversation.sellers.through, Opportunity, Stakeholder,
         )  # fmt: skip
@@ -285,22 +378,13 @@ class _Scale:
         )
         self.link = person_link(987654321).replace("987654321", "{}")
         self.country_cum = _cumulative(self.pools.country_weights)
-        self.page_cum = _cumulative(self.pools.page_weights)
-        self.event_cum = _cumulative(self.pools.event_weights)
         self.role_cum = _cumulative(self.pools.role_weights)
         self.requests = 0
-        self.events = 0
-        self.visitor_serial = Visitor.objects.count()
-        self.event_maker = self.w.t[Event].maker(
-            "occurred_at", "recorded_at", "source", "name", "visitor_id", "person_id", "url",
-            "path", "title", "referrer", "dedupe_key",
-        )  # fmt: skip
+        self.created_rng = _created_rng(seed)
 
     # -- helpers ------------------------------------------------------------------------------
 
     def _pick(self, items: list[Any] | tuple[Any, ...], cum: list[float]) -> Any:
-        import bisect
-
         return items[bisect.bisect_right(cum, self.rng.random() * cum[-1])]
 
     def _moment_before(self, end: dt.datetime, days: float) -> dt.datetime:
@@ -341,7 +425,7 @@ class _Scale:
     def person_make(self, n: int, company: tuple[int, str, str] | None) -> None:
         rng, pools, t = self.rng, self.pools, self.w.t
         # Newer people are likelier: the database grew over the years.
-        created = self.until - dt.timedelta(days=HISTORY_DAYS * rng.random() ** 1.6)
+        created = _created(self.created_rng, self.until)
         country = company[2] if company else self._pick(pools.countries, self.country_cum)
         first, last = rng.choice(pools.first), rng.choice(pools.last)
         role = self._pick(pools.roles, self.role_cum) if rng.random() < 0.7 else None
@@ -387,41 +471,8 @@ class _Scale:
             recorded_at=created,
             data={},
         )
-        visitor = self._visits(person, created, identified=True)
-        self._requests(person, f"{first} {last}", email, country, created, company, visitor)
+        self._requests(person, f"{first} {last}", email, country, created, company)
         self._journey(person, created)
-        if rng.random() < ANONYMOUS_SHARE:  # someone browsing who never gave a name
-            self._visits(None, created, identified=False)
-
-    def _visits(self, person: int | None, created: dt.datetime, *, identified: bool) -> int:
-        rng, t = self.rng, self.w.t
-        self.visitor_serial += 1
-        first_seen = created - dt.timedelta(days=30 * rng.random())
-        # Exponential around the mean: most visitors a few events, some hundreds.
-        count = int(rng.expovariate(1 / (EVENTS_PER_VISITOR - 1))) + 1
-        span = max(60.0, (self.until - first_seen).total_seconds())
-        visitor = t[Visitor].next_id  # the id the row below gets; events point to it first
-        events = self.w.t[Event]
-        last = first_seen
-        for _ in range(count):
-            at = first_seen + dt.timedelta(seconds=span * rng.random() ** 2)
-            last = max(last, at)
-            path = self._pick(self.pools.pages, self.page_cum)
-            name = self._pick(self.pools.event_names, self.event_cum)
-            self.event_maker(
-                at, at, "web", name, visitor, person, f"{banks.SITE}{path}", path,
-                banks.PAGE_TITLES.get(path, ""), "", f"bulk:{events.next_id}",
-            )  # fmt: skip
-        added = t[Visitor].add(
-            visitor_id=f"v{self.visitor_serial:012d}{rng.getrandbits(40):010x}",
-            person_id=person,
-            first_seen_at=first_seen,
-            last_seen_at=last,
-            identified_at=created if identified else None,
-        )
-        assert added == visitor
-        self.events += count
-        return visitor
 
     def _requests(
         self,
@@ -431,7 +482,6 @@ class _Scale:
         country: str,
         created: dt.datetime,
         company: tuple[int, str, str] | None,
-        visitor: int,
     ) -> None:
         rng, t = self.rng, self.w.t
         how_many = self._pick([k for k, _ in REQUESTS_PER_PERSON], REQUESTS_CUM)
@@ -702,17 +752,55 @@ def scale_generate(
     began = time.perf_counter()
     fresh = Person.objects.count() <= BULK_ABOVE
     scale = _Scale(people=people, seed=seed, until=until)
-    set_aside = indexes_set_aside(scale.w.t, say=say) if fresh else contextlib.nullcontext()
+    visits = _Visits(
+        seed=seed, end=scale.until, first_person=scale.w.t[Person].next_id, people=people
+    )
+    models_ = [*scale.w.t, Visitor, Event]
+    set_aside = indexes_set_aside(models_, say=say) if fresh else contextlib.nullcontext()
+    # In a process of its own only while nothing checks the rows: a visit may be written
+    # before its person is, which a foreign key would refuse.
+    apart = fresh and connection.vendor == "postgresql"
     with set_aside:
-        accounts_wanted = _load(scale, people, progress)
-    rows = scale.w.finish()
+        if apart:
+            connection.close()
+            ours, theirs = multiprocessing.get_context("fork").Pipe()
+            child = multiprocessing.get_context("fork").Process(
+                target=_visits_in_child, args=(visits, theirs), name="leadline-visits"
+            )
+            child.start()
+        try:
+            accounts_wanted = _load(scale, people, progress)
+        except BaseException:
+            if apart:  # indexes are put back next: nothing may be writing then
+                child.terminate()
+                child.join()
+            raise
+        if apart:
+            say("waiting for the visits and events")
+            try:
+                state, value = ours.recv()
+            except EOFError:
+                state, value = "failed", f"the process ended with {child.exitcode}"
+            child.join()
+            if state != "done" or child.exitcode != 0:
+                raise RuntimeError(f"writing the visits and events failed: {value}")
+            events = int(value)
+        else:
+            say("writing the visits and events")
+            events = visits.load()
+    rows = scale.w.finish() + visits.visitors.written + visits.events.written
+    if connection.vendor == "postgresql":
+        for table in (visits.visitors, visits.events):
+            table.sequence_reset()
+        if apart:  # counted in the other process
+            rows += Visitor.objects.filter(pk__gte=visits.visitors.next_id).count() + events
     say("updating the planner's statistics")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")  # the planner's statistics, for the tables that just grew
     return ScaleSummary(
         people=people,
         accounts=accounts_wanted,
-        events=scale.events,
+        events=events,
         requests=scale.requests,
         rows=rows,
         seconds=time.perf_counter() - began,
