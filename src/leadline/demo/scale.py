@@ -224,7 +224,7 @@ class _Visits:
         self.serial += 1
         first_seen = created - dt.timedelta(days=30 * rng.random())
         # Exponential around the mean: most visitors a few events, some hundreds.
-        count = int(rng.expovariate(1 / (EVENTS_PER_VISITOR - 1))) + 1
+        count = int(rng.expovariate(1 / (EVENTS_PER_VISITOR - 0.5))) + 1  # int() takes ~0.5
         span = max(60.0, (self.end - first_seen).total_seconds())
         visitor = self.visitors.next_id  # the id the row below gets; events point to it first
         last = first_seen

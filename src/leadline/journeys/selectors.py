@@ -6,9 +6,10 @@ import dataclasses
 from typing import Any
 
 import yaml
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
-from leadline.core.models import Account, Membership, Person, User
+from leadline.core.models import Account, Person, User
+from leadline.core.selectors import account_people
 from leadline.journeys.models import (
     Conversation,
     ConversationPainPoint,
@@ -268,13 +269,15 @@ def conversations_query(
     found = Conversation.objects.all()
     if person is not None:
         found = found.filter(people=person)
-    else:
-        with_people = Membership.objects.filter(account=account).values("person_id")
-        found = found.filter(
-            pk__in=Conversation.objects.filter(
-                Q(account=account) | Q(people__in=with_people)
-            ).values("pk")
+    elif account is not None:
+        # A union, each side from its index: an OR across the join reads every conversation.
+        held = Conversation.objects.filter(account=account).order_by().values("pk")
+        with_people = (
+            Conversation.people.through.objects.filter(account_people("person_id", account=account))
+            .order_by()
+            .values("conversation_id")
         )
+        found = found.filter(pk__in=held.union(with_people))
     return _with_details(found.order_by("-occurred_at", "-id"))
 
 

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from leadline.core.models import Account, Person
 from leadline.core.permissions import access_person_edit
+from leadline.core.selectors import account_people
 from leadline.journeys.committee import (
     committee_of,
     stakeholder_add,
@@ -23,6 +24,7 @@ from leadline.journeys.committee import (
 )
 from leadline.journeys.models import Influence, LinkKind, Part, Stakeholder, Stance
 from leadline.web.access import is_htmx, page
+from leadline.web.choices import offer_first
 from leadline.web.committee_graph import committee_graph
 
 
@@ -38,9 +40,10 @@ class StakeholderAddForm(forms.Form):
         super().__init__(*args, **kwargs)
         taken = Stakeholder.objects.filter(account=account, decision="").values("person_id")
         people = Person.objects.filter(
-            memberships__account=account, merged_into__isnull=True
+            account_people("pk", account=account), merged_into__isnull=True
         ).exclude(pk__in=taken)
         self.fields["person"].queryset = people.order_by("last_name", "first_name")  # type: ignore[attr-defined]
+        offer_first(self.fields["person"])  # a company of thousands: the first ones by name
 
 
 class StakeholderChangeForm(forms.Form):

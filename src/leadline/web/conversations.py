@@ -11,7 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Case, QuerySet, Value, When
+from django.db.models import Case, Q, QuerySet, Value, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,13 +21,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from leadline.commitments.services import conversation_log_with_commitments
 from leadline.core import clock
-from leadline.core.models import Account, Membership, Person, User
+from leadline.core.models import Account, Person, User
 from leadline.core.permissions import (
     access_pain_point_edit,
     access_pain_points,
     access_person_edit,
 )
-from leadline.core.selectors import person_account
+from leadline.core.selectors import account_people, person_account
 from leadline.journeys.conversations import (
     pain_point_create,
     pain_point_decide,
@@ -56,6 +56,7 @@ from leadline.relationships.memory import (
     pains_said_visible,
 )
 from leadline.web.access import is_htmx, page
+from leadline.web.choices import offer_first
 from leadline.web.commitments import PromisesPart, promised_words
 
 SUMMARY_MAX_CHARS = 5000
@@ -173,11 +174,11 @@ def _people_choices(*, person: Person | None, account: Account | None) -> QueryS
     their company, and themselves)."""
     if account is None:
         return Person.objects.filter(pk=person.pk) if person is not None else Person.objects.none()
-    colleagues = Membership.objects.filter(account=account).values("person_id")
-    chosen = Person.objects.filter(merged_into__isnull=True, pk__in=colleagues)
-    if person is not None:
-        chosen = chosen | Person.objects.filter(pk=person.pk)
-    return chosen.distinct().order_by("last_name", "first_name", "pk")
+    plus = [person.pk] if person is not None else []
+    chosen = Person.objects.filter(account_people("pk", account=account, plus=plus)).filter(
+        Q(merged_into__isnull=True) | Q(pk__in=plus)
+    )
+    return chosen.order_by("last_name", "first_name", "pk")
 
 
 def _conversation_form(
@@ -191,6 +192,8 @@ def _conversation_form(
     )
     if data is None and person is not None:
         form.initial["people"] = [person.pk]
+    # At a company of thousands, the first CHOICES_SHOWN by name (and this person).
+    offer_first(form.fields["people"], keep=[person.pk if person is not None else None])
     return form
 
 
@@ -372,6 +375,13 @@ def account_conversation_new(request: HttpRequest, pk: int) -> HttpResponse:
 # Company memory: the account's whole timeline ------------------------------------------------
 
 
+TIMELINE_PEOPLE_SHOWN = 100
+# The account timeline lists the newest TIMELINE_SHOWN events; "Show older" adds as many again,
+# up to TIMELINE_SHOWN_MAX (a company of thousands has tens of thousands).
+TIMELINE_SHOWN = 50
+TIMELINE_SHOWN_MAX = 500
+
+
 def account_timeline_context(request: HttpRequest, *, account: Account) -> dict[str, Any]:
     """The account page's timeline: every event of the account and of the people who are or
     were its members, as the user may see them; narrowed by ?show= (TIMELINE_SHOW) and
@@ -379,14 +389,28 @@ def account_timeline_context(request: HttpRequest, *, account: Account) -> dict[
     show = request.GET.get("show", "all")
     if show not in TIMELINE_SHOW:
         show = "all"
-    people = list(account_timeline_people(account=account))
+    # The filter offers the first TIMELINE_PEOPLE_SHOWN members by name; ?with= may name any.
+    members = account_timeline_people(account=account)
+    people = list(members[:TIMELINE_PEOPLE_SHOWN])
     raw = request.GET.get("with", "")
-    chosen = next((p for p in people if str(p.pk) == raw), None)
+    chosen = members.filter(pk=int(raw)).first() if raw.isdigit() else None
+    if chosen is not None and chosen not in people:
+        people.append(chosen)
+    raw_shown = request.GET.get("events", "")
+    shown = int(raw_shown) if raw_shown.isdigit() else TIMELINE_SHOWN
+    shown = min(max(shown, TIMELINE_SHOWN), TIMELINE_SHOWN_MAX)
     events = list(
-        account_timeline_all(account=account, user=request.user, show=show, person=chosen)
+        account_timeline_all(
+            account=account, user=request.user, show=show, person=chosen, limit=shown + 1
+        )
     )
+    truncated = len(events) > shown
+    events = events[:shown]
     return {
         "timeline": events,
+        "timeline_truncated": truncated,
+        "timeline_older": truncated and shown < TIMELINE_SHOWN_MAX,
+        "timeline_more": shown + TIMELINE_SHOWN,
         "timeline_show": show,
         "timeline_show_choices": [(key, label) for key, (label, _) in TIMELINE_SHOW.items()],
         "timeline_people": people,

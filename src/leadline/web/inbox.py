@@ -19,7 +19,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Max, Prefetch, Q, QuerySet
+from django.db.models import Max, Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -54,6 +54,11 @@ from leadline.web.access import is_htmx, page
 # aggregate queries and an empty answer.
 POLL_EVERY = "500ms"
 NOTES_SHOWN = 20
+# The open requests a page lists, the most urgent first; "Show more" adds as many again, up to
+# the most a page lists. A seller with a thousand open requests gets a page that still loads
+# at once; the count says how many there are.
+ROWS_SHOWN = 50
+ROWS_SHOWN_MAX = 1000
 # Managers hold the fallback queue and may log a touch for anyone; admins may do anything.
 TOUCH_FOR_ANYONE = frozenset({Role.ADMIN, Role.SALES_MANAGER})
 # What the row's buttons log (an email is logged when it has been sent, not here).
@@ -205,9 +210,36 @@ def _one_row(request_id: int) -> Row:
     return _rows(requests, now=clock.now())[0]
 
 
-def _requests_context(user: User, now: dt.datetime) -> dict[str, Any]:
-    rows = _rows(_with_emails(owner_open_requests(user=user)), now=now)
-    return {"rows": rows, "untouched": sum(1 for r in rows if r.touched_at is None)}
+def _shown(request: HttpRequest) -> int:
+    """How many open requests the page lists: ROWS_SHOWN, more in steps of ROWS_SHOWN when
+    the seller asks (?show=), at most ROWS_SHOWN_MAX."""
+    raw = request.GET.get("show", "")
+    wanted = int(raw) if raw.isdigit() else ROWS_SHOWN
+    return min(max(wanted, ROWS_SHOWN), ROWS_SHOWN_MAX)
+
+
+def _requests_context(user: User, now: dt.datetime, *, version: str, shown: int) -> dict[str, Any]:
+    """The first `shown` open requests, most urgent first, and how many there are in all
+    (from the version's counts, so a seller with thousands is not read in full)."""
+    # The ids first (a narrow read the planner can answer from indexes), then those rows.
+    requests = owner_open_requests(user=user)
+    ids = list(requests.values_list("pk", flat=True)[:shown])
+    rows = _rows(_with_emails(requests.filter(pk__in=ids)), now=now)
+    counts = _version_parts(version)[0].split("-")
+    total, touched = (int(counts[0]), int(counts[2])) if len(counts) > 2 else (len(rows), 0)
+    total = max(total, len(rows))
+    return {
+        "rows": rows,
+        "open_count": total,
+        "untouched": max(total - touched, 0),
+        "shown": shown,
+        "more": max(total - len(rows), 0),
+        "show_more": (
+            min(shown + ROWS_SHOWN, ROWS_SHOWN_MAX)
+            if total > len(rows) and shown < ROWS_SHOWN_MAX
+            else None
+        ),
+    }
 
 
 def _notes_context(user: User) -> dict[str, Any]:
@@ -223,10 +255,12 @@ def _notes_context(user: User) -> dict[str, Any]:
 def _version(user: User, now: dt.datetime) -> str:
     """What the page shows, as a short string: the requests' part, then the notifications'."""
     requests = owner_open_requests_version(user=user, at=now)
-    notes = InboxItem.objects.filter(user=user).aggregate(
-        unread=Count("pk", filter=Q(read_at__isnull=True)), last=Max("pk")
-    )
-    return "-".join(map(str, requests)) + f"_{notes['unread']}-{notes['last'] or 0}"
+    # Two queries, each answered from an index (the unread ones; the user's newest id), where
+    # one aggregate with a FILTER reads every notification the user ever had.
+    mine = InboxItem.objects.filter(user=user)
+    unread = mine.filter(read_at__isnull=True).count()
+    last = mine.aggregate(last=Max("pk"))["last"]
+    return "-".join(map(str, requests)) + f"_{unread}-{last or 0}"
 
 
 def _version_parts(version: str) -> tuple[str, str]:
@@ -273,7 +307,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
         "version": version,
         "server_now": now,
         "poll_every": POLL_EVERY,
-        **_requests_context(user, now),
+        **_requests_context(user, now, version=version, shown=_shown(request)),
         **_notes_context(user),
     }
     response = render(request, "web/inbox.html", context)
@@ -296,7 +330,7 @@ def inbox_live(request: HttpRequest) -> HttpResponse:
         requests_part, notes_part = _version_parts(version)
         context: dict[str, Any] = {"version": version, "oob": True, "announcement": ""}
         if requests_part != held_requests:
-            context |= _requests_context(user, now)
+            context |= _requests_context(user, now, version=version, shown=_shown(request))
             context["requests_changed"] = True
             context["announcement"] = _arrivals(context["rows"], _last_assigned(held_requests))
         if notes_part != held_notes:

@@ -57,6 +57,7 @@ from leadline.web.insight_models import predictions_context
 from leadline.web.outreach import person_contact_context
 
 PAGE_SIZE = 25
+MEMBERS_SHOWN = 50  # people listed on an account page; the rest are a search away
 
 
 def _page_of(request: HttpRequest, items: Any) -> Any:
@@ -106,7 +107,9 @@ def home(request: HttpRequest) -> HttpResponse:
 def people(request: HttpRequest) -> HttpResponse:
     filter_form = PeopleFilterForm(request.GET)
     filters = filter_form.filters()
-    listing = _page_of(request, queries.people_list(filters))
+    listing = queries.CappedPaginator(queries.people_list(filters), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     account = Account.objects.filter(pk=filters.account_id).first() if filters.account_id else None
     context = {
         "filter_form": filter_form,
@@ -204,12 +207,13 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     fragment = account_timeline_fragment(request, account=account)  # the timeline's filter
     if fragment is not None:
         return fragment
+    # A company of thousands shows its first MEMBERS_SHOWN and says how many there are.
+    members, members_count = selectors.account_members(account=account, limit=MEMBERS_SHOWN)
     context = {
         "account": account,
         "nav": "accounts",
-        "members": Membership.objects.filter(account=account, person__merged_into__isnull=True)
-        .select_related("person")
-        .order_by("-is_current", "person__last_name", "person__first_name"),
+        "members": members,
+        "members_count": members_count,
         "requests": Request.objects.filter(account=account)
         .select_related("person", "form")
         .order_by("-created_at", "-pk")[:50],
