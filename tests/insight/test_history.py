@@ -90,6 +90,49 @@ def test_opportunities_and_events_frames() -> None:
     assert events.loc[0, "name"] == "webinar_attended"
 
 
+def test_events_read_their_properties_the_same_way_on_every_database() -> None:
+    """PostgreSQL reads the properties in the database (decision 15); values that are not
+    strings fall back to Python's reading, so both give these exact columns."""
+    buyer, other = factories.person(), factories.person()
+    cases = [  # properties → (campaign, channel, content)
+        ({"campaign": "Spring", "utm_medium": "cpc"}, ("Spring", "cpc", "")),
+        ({"campaign": "", "utm_campaign": "Fall", "content": None}, ("Fall", "", "")),
+        ({"utm_content": "hero", "channel": "email"}, ("", "email", "hero")),
+        ({"campaign": 7, "utm_campaign": "x"}, ("7", "", "")),
+        ({"campaign": 0, "utm_campaign": "zero"}, ("zero", "", "")),
+        ({"channel": True, "content": False, "utm_content": "b"}, ("", "True", "b")),
+        ({"campaign": ["a"], "other": 1}, ("['a']", "", "")),
+        ({}, ("", "", "")),
+    ]
+    moment = T0 + dt.timedelta(microseconds=123_457)
+    for index, (properties, _) in enumerate(cases):
+        factories.buyer_event(
+            person=buyer if index % 2 else other,
+            name=f"signal_{index % 3}",
+            at=moment + dt.timedelta(minutes=index),
+            properties=properties,
+        )
+    factories.buyer_event(person=buyer, name="too_late", at=T0 + dt.timedelta(days=1))
+
+    events = history.events_frame(until=T0 + dt.timedelta(hours=1))
+
+    assert list(events.columns) == ["person_id", "name", "at", "campaign", "channel", "content"]
+    assert [tuple(row) for row in events[["campaign", "channel", "content"]].to_numpy()] == [
+        expected for _, expected in cases
+    ]
+    assert events["at"].tolist() == [
+        pd.Timestamp(moment + dt.timedelta(minutes=i)) for i in range(len(cases))
+    ]
+    assert str(events["at"].dt.tz) == "UTC"
+    assert events["person_id"].tolist() == [
+        (buyer if i % 2 else other).pk for i in range(len(cases))
+    ]
+    assert events["person_id"].dtype == "int64"
+    assert events["name"].dtype == "category"
+    only_buyer = history.events_frame(person_ids=[buyer.pk], until=T0 + dt.timedelta(hours=1))
+    assert only_buyer["campaign"].tolist() == ["Fall", "7", "", ""]
+
+
 def test_win_examples_join_fields_and_count_events_before_the_opportunity_opened() -> None:
     from leadline.insight import features
 

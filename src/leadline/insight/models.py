@@ -189,3 +189,43 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model}: {self.probability:.0%}"
+
+
+class SnapshotStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Computing"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ReportSnapshot(models.Model):
+    """A report computed by the worker from the whole history, for pages too big to compute
+    while someone waits (decision 15): one row per report and choice of its parameters.
+
+    `result` is the report as the full computation returned it, as of `computed_at` (the
+    moment the computation read the clock); a refresh keeps it until the new one is done.
+    `status`, `stage` and `progress` say how the newest refresh is going.
+    """
+
+    report = models.CharField(max_length=40)
+    key = models.CharField(max_length=300)  # the parameters, in a canonical text form
+    params = models.JSONField(default=dict)
+    status = models.CharField(
+        max_length=10, choices=SnapshotStatus.choices, default=SnapshotStatus.QUEUED
+    )
+    stage = models.CharField(max_length=200, blank=True)
+    progress = models.FloatField(default=0.0)
+    requested_at = models.DateTimeField(default=clock.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    took_s = models.FloatField(null=True, blank=True)
+    result = models.BinaryField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["report", "key"], name="insight_snapshot_report_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.report} {self.key}"

@@ -12,3 +12,11 @@ def model_fit_task(fit_id: int) -> None:
     from leadline.insight.services import model_fit_run
 
     model_fit_run(fit_id=fit_id)
+
+
+@task()
+def report_snapshot_task(snapshot_id: int) -> None:
+    """Compute a report from the whole history for the pages to show (decision 15)."""
+    from leadline.insight.snapshots import snapshot_refresh
+
+    snapshot_refresh(snapshot_id=snapshot_id)

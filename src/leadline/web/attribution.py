@@ -28,6 +28,7 @@ from leadline.web.access import is_htmx, page
 
 if TYPE_CHECKING:
     from leadline.insight.attribution import Report, Row
+    from leadline.insight.snapshots import Shown
 
 DEFAULT_MODEL = "linear"
 DEFAULT_DAYS = 365
@@ -75,11 +76,15 @@ def _moments(since: dt.date, until: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, end.astimezone(dt.UTC)
 
 
-def _report(since: dt.date, until: dt.date) -> Report:
-    from leadline.insight.touches import attribution_report
+def _shown(since: dt.date, until: dt.date) -> Shown:
+    """The report for the period: computed now on a small database, else the worker's
+    snapshot (decision 15)."""
+    from leadline.insight import snapshots
 
     start, end = _moments(since, until)
-    return attribution_report(since=start, until=end)
+    return snapshots.shown(
+        snapshots.ATTRIBUTION, snapshots.attribution_params(since=start, until=end)
+    )
 
 
 # The page --------------------------------------------------------------------------------------
@@ -92,7 +97,23 @@ def attribution_page(request: HttpRequest) -> HttpResponse:
     from leadline.web.attribution_plots import charts, percent
 
     since, until, model, notes = _choices(request)
-    report = _report(since, until)
+    shown = _shown(since, until)
+    if shown.pending:
+        return render(
+            request,
+            "web/attribution_page.html",
+            {
+                "nav": "attribution",
+                "shown": shown,
+                "since": since,
+                "until": until,
+                "model": model,
+                "models": [(m, MODEL_NAMES[m]) for m in MODELS],
+                "notes": notes,
+                "may_edit_campaigns": access_campaigns(request.user),
+            },
+        )
+    report: Report = shown.result
     notes += report.notes
 
     def cells(row: Row) -> dict[str, Any]:
@@ -109,6 +130,7 @@ def attribution_page(request: HttpRequest) -> HttpResponse:
     query = f"since={since.isoformat()}&until={until.isoformat()}&model={model}"
     context = {
         "nav": "attribution",
+        "shown": shown,
         "report": report,
         "since": since,
         "until": until,
@@ -142,7 +164,11 @@ def attribution_csv(request: HttpRequest) -> HttpResponse:
     since, until, _, _ = _choices(request)
     from leadline.insight.attribution import report_csv
 
-    text = report_csv(_report(since, until), currency=settings.CURRENCY)
+    shown = _shown(since, until)
+    if shown.pending:  # the page shows the computation's progress, then offers the download
+        query = f"since={since.isoformat()}&until={until.isoformat()}"
+        return redirect(reverse("web:attribution") + "?" + query)
+    text = report_csv(shown.result, currency=settings.CURRENCY)
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     name = f"attribution-{since.isoformat()}-{until.isoformat()}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -184,8 +210,11 @@ def _items() -> list[dict[str, Any]]:
     """Every campaign, entered or only seen in touches, with its influence over all time and
     its row (None when it has none yet), by name."""
     from leadline.insight.attribution import money
+    from leadline.insight.touches import attribution_report
 
-    report = _report(dt.date(1970, 1, 1), timezone.localdate(clock.now()))
+    # Computed on each request, as before decision 15: the costs just edited must show at once.
+    start, end = _moments(dt.date(1970, 1, 1), timezone.localdate(clock.now()))
+    report = attribution_report(since=start, until=end)
     campaigns = {c.pk: c for c in Campaign.objects.all()}
     return [
         {

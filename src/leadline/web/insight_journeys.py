@@ -51,8 +51,7 @@ def journeys_pick(request: HttpRequest) -> HttpResponse:
 @require_GET
 @page(access_insight)
 def journey_transitions(request: HttpRequest, slug: str) -> HttpResponse:
-    from leadline.insight import transitions
-    from leadline.web import insight_plots
+    from leadline.insight import snapshots
 
     journey = Journey.objects.filter(slug=slug).first()
     if journey is None:
@@ -69,7 +68,19 @@ def journey_transitions(request: HttpRequest, slug: str) -> HttpResponse:
     }
     if problem:
         return render(request, "web/insight_journeys_detail.html", context, status=400)
-    report = transitions.journey_transitions(journey, horizon_days=horizon)
+    # Small databases compute the report now; big ones show the worker's snapshot (decision 15).
+    # A change to the journey's steps makes an older snapshot out of date.
+    shown = snapshots.shown(
+        snapshots.JOURNEY,
+        snapshots.journey_params(journey_id=journey.pk, horizon=horizon),
+        changed_at=journey.updated_at,
+    )
+    context["shown"] = shown
+    if shown.pending:
+        return render(request, "web/insight_journeys_detail.html", context)
+    from leadline.web import insight_plots
+
+    report = shown.result
     context.update(
         report=report,
         funnel=insight_plots.funnel(report),
@@ -92,13 +103,19 @@ def journey_transitions(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 @page(access_insight)
 def winning(request: HttpRequest) -> HttpResponse:
-    from leadline.insight import transitions
+    from leadline.insight import snapshots
 
-    report = transitions.win_drivers()
+    shown = snapshots.shown(snapshots.WINNING, {})
+    report = shown.result
     return render(
         request,
         "web/insight_journeys_winning.html",
-        {"nav": "insight_winning", "report": report, "drivers": report.drivers},
+        {
+            "nav": "insight_winning",
+            "shown": shown,
+            "report": report,
+            "drivers": report.drivers if report is not None else [],
+        },
     )
 
 

@@ -77,19 +77,22 @@ def _choices(request: HttpRequest, teams: list[sla.TeamChoice], user: User) -> C
 @require_GET
 @page(access_sla_board)
 def sla_board(request: HttpRequest) -> HttpResponse:
-    from leadline.insight import sla
-    from leadline.web.sla_plots import charts, tiles
+    from leadline.insight import sla, snapshots
 
     user = request.user
     assert isinstance(user, User)  # page() let only a logged-in user with a role through
     teams = sla.sla_teams()
     chosen = _choices(request, teams, user)
     zone = timezone.get_current_timezone()
-    board = sla.sla_board(weeks=chosen.weeks, team_id=chosen.team_id, tz=zone)
+    # Small databases compute the board now; big ones show the worker's snapshot (decision 15).
+    shown = snapshots.shown(
+        snapshots.SLA,
+        snapshots.sla_params(weeks=chosen.weeks, team_id=chosen.team_id, tz=str(zone)),
+    )
     team_name = next((t.name for t in teams if t.id == chosen.team_id), None)
     context = {
         "nav": "sla",
-        "board": board,
+        "shown": shown,
         "teams": teams,
         "team_id": chosen.team_id,
         "team_name": team_name,
@@ -97,8 +100,15 @@ def sla_board(request: HttpRequest) -> HttpResponse:
         "week_choices": sorted({*WEEK_CHOICES, chosen.weeks}),
         "notes": chosen.notes,
         "zone_name": str(zone),
-        "last_day": board.weeks[-1] + dt.timedelta(days=6),
-        "tiles": tiles(board.headline),
-        "charts": charts(board),
     }
+    if not shown.pending:
+        from leadline.web.sla_plots import charts, tiles
+
+        board: sla.SlaBoard = shown.result
+        context.update(
+            board=board,
+            last_day=board.weeks[-1] + dt.timedelta(days=6),
+            tiles=tiles(board.headline),
+            charts=charts(board),
+        )
     return render(request, "web/sla_board.html", context)
