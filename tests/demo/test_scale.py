@@ -15,6 +15,7 @@ from leadline.capture.models import Request, RequestStatus
 from leadline.core.models import Account, Person, PersonEmail, User
 from leadline.demo import scale
 from leadline.demo.scale import scale_generate
+from leadline.engagement.models import Handoff, HandoffStatus
 from leadline.journeys.models import Event, JourneyPosition, Visitor
 from leadline.relationships.leaks import inactive_owner_leaks
 from leadline.routing.models import RequestRouting, Step, Timer
@@ -71,6 +72,10 @@ def test_bulk_people_come_with_their_history_and_no_lead_is_dropped(
     )
     assert leaks() == []
     assert inactive_owner_leaks() == []
+    # Marketing handed the qualified ones over; sales accepted or rejected them, with a reason.
+    handoffs = Handoff.objects.filter(person__in=new_people)
+    assert handoffs.filter(status=HandoffStatus.ACCEPTED).exists()
+    assert handoffs.filter(status=HandoffStatus.REJECTED, reason__isnull=False).exists()
     # Some companies are large (a skewed draw), most are small.
     sizes = sorted(
         Account.objects.annotate(n=Count("memberships")).values_list("n", flat=True), reverse=True
@@ -81,6 +86,7 @@ def test_bulk_people_come_with_their_history_and_no_lead_is_dropped(
     client.force_login(User.objects.get(username="admin"))
     person = new_people[0]
     assert client.get(f"/people/{person.pk}/").status_code == 200
+    assert client.get("/reports/lead-quality/").status_code == 200
     if schema is not None:
         assert _schema() == schema, "every index and constraint set aside came back"
         assert any("building index" in line for line in said)

@@ -67,7 +67,16 @@ from leadline.core.models import (
 )
 from leadline.demo import DEMO_PASSWORD, banks
 from leadline.demo.bulk import Table, indexes_set_aside
-from leadline.engagement.models import LifecycleChange, Opportunity, PersonLifecycle, Stage
+from leadline.engagement.models import (
+    Handoff,
+    HandoffStatus,
+    LifecycleChange,
+    Opportunity,
+    PersonLifecycle,
+    RejectionReason,
+    Stage,
+    Trigger,
+)
 from leadline.journeys.models import (
     Conversation,
     Event,
@@ -268,7 +277,7 @@ class _Writer:
         models = (
             Account, AccountDomain, Person, PersonEmail, PersonPhone, Membership, TimelineEvent,
             Submission, Request, Consent, RequestRouting, Assignment, Ownership, Touch, Timer,
-            InboxItem, PersonLifecycle, LifecycleChange, JourneyPosition,
+            InboxItem, Handoff, PersonLifecycle, LifecycleChange, JourneyPosition,
             JourneyTransition, Conversation, Conversation.people.through,
             Conversation.sellers.through, Opportunity, Stakeholder,
         )  # fmt: skip
@@ -380,6 +389,9 @@ class _Scale:
         self.country_cum = _cumulative(self.pools.country_weights)
         self.role_cum = _cumulative(self.pools.role_weights)
         self.requests = 0
+        self.reasons = list(RejectionReason.objects.values_list("pk", "name"))
+        # The person's first request and its owner, for the handoff when they qualify.
+        self.first_request: tuple[int, int | None, str, str, _Seller] | None = None
         self.created_rng = _created_rng(seed)
 
     # -- helpers ------------------------------------------------------------------------------
@@ -471,6 +483,7 @@ class _Scale:
             recorded_at=created,
             data={},
         )
+        self.first_request = None
         self._requests(person, f"{first} {last}", email, country, created, company)
         self._journey(person, created)
 
@@ -615,6 +628,7 @@ class _Scale:
                 self._timers(request, at, due, seller)
             if first_at is None:
                 first_at = assigned
+                self.first_request = (request, form_id, form_name, campaign, seller)
                 t[Ownership].add(
                     owner_id=seller.user_id,
                     person_id=person,
@@ -660,6 +674,8 @@ class _Scale:
                 t[LifecycleChange].add(
                     person_id=person, from_stage=previous, to_stage=stage, at=at, reason=""
                 )
+                if stage == Stage.MARKETING_QUALIFIED:
+                    self._handoff(person, at, accepted=len(stage_path) > 2)
                 previous = stage
             t[PersonLifecycle].add(person_id=person, stage=previous, since=at)
         if self.journey_id is None or not self.steps:
@@ -685,6 +701,35 @@ class _Scale:
             t[JourneyPosition].add(
                 journey_id=self.journey_id, person_id=person, step_id=from_step, since=at
             )
+
+    def _handoff(self, person: int, at: dt.datetime, *, accepted: bool) -> None:
+        """Marketing hands a qualified person to sales, who accept (they went further) or
+        reject with a reason: what the lead-quality report reads."""
+        rng = self.rng
+        if self.first_request is None or not self.reasons:
+            return
+        request, form_id, form_name, campaign, seller = self.first_request
+        rejected = not accepted and rng.random() < 0.7
+        reason = rng.choice(self.reasons) if rejected else None
+        decided = at + dt.timedelta(hours=rng.uniform(1, 40))
+        self.w.t[Handoff].add(
+            person_id=person,
+            request_id=request,
+            trigger=rng.choice((Trigger.THRESHOLD, Trigger.MARKETING, Trigger.APPOINTMENT)),
+            source="form" if form_id else "api",
+            form_id=form_id,
+            form_name=form_name,
+            campaign=campaign,
+            owner_id=seller.user_id,
+            team_id=seller.team.pk,
+            created_at=at,
+            due_at=at + dt.timedelta(days=2),
+            status=HandoffStatus.REJECTED if rejected else HandoffStatus.ACCEPTED,
+            decided_by_id=seller.user_id,
+            decided_at=decided,
+            reason_id=reason[0] if reason else None,
+            reason_text=reason[1] if reason else "",
+        )
 
     # -- companies' history -------------------------------------------------------------------
 
