@@ -270,3 +270,32 @@ def test_the_rebuild_computes_every_default_snapshot_with_progress(big: None) ->
     page = client.get("/sla/")
     assert "Figures as of 25 Nov 2026, 13:00" in _text(page)  # Berlin time
     assert not ReportSnapshot.objects.exclude(status=SnapshotStatus.DONE).exists()
+
+
+def test_the_campaign_list_reads_influence_from_the_snapshot_and_costs_live(big: None) -> None:
+    from leadline.campaigns.models import Campaign
+    from leadline.campaigns.services import campaign_save
+
+    person = factories.person()
+    factories.campaign_touch(person=person, campaign="Spring webinar", at=_at(20, 9))
+    spring = factories.campaign(name="Spring webinar", cost=Decimal("1000"))
+    client = _admin()
+
+    first = _text(client.get("/campaigns/"))
+    assert "Computing" in first  # nothing counted yet: the worker is asked
+    assert "Spring webinar" in first
+    assert "not counted yet" in first
+    assert _run_queued_snapshots() == 1
+
+    counted = _text(client.get("/campaigns/"))
+    assert "Figures as of" in counted
+    assert "not counted yet" not in counted
+    # A cost edited now shows at once; a campaign entered now is listed, not yet counted.
+    spring.cost = Decimal("2500")
+    campaign_save(campaign=spring, actor=None)
+    campaign_save(campaign=Campaign(name="Autumn fair"), actor=None)
+    after = _text(client.get("/campaigns/"))
+    assert "2,500" in after or "2500" in after
+    assert "Autumn fair" in after
+    assert "not counted yet" in after
+    assert ReportSnapshot.objects.filter(status=SnapshotStatus.QUEUED).count() == 0

@@ -206,37 +206,67 @@ def _save(form: CampaignForm, campaign: Campaign, user: User) -> bool:
     return True
 
 
-def _items() -> list[dict[str, Any]]:
+def _items() -> tuple[list[dict[str, Any]], Shown]:
     """Every campaign, entered or only seen in touches, with its influence over all time and
-    its row (None when it has none yet), by name."""
-    from leadline.insight.attribution import money
-    from leadline.insight.touches import attribution_report
+    its row (None when it has none yet), by name; and how fresh the influence figures are.
 
-    # Computed on each request, as before decision 15: the costs just edited must show at once.
-    start, end = _moments(dt.date(1970, 1, 1), timezone.localdate(clock.now()))
-    report = attribution_report(since=start, until=end)
+    On a large database the influence comes from the worker's snapshot (decision 15), which
+    may be minutes old: the costs are read live, so one just edited shows at once, and a
+    campaign entered since the snapshot is listed with its figures "not counted yet"."""
+    from leadline.insight.attribution import Row, campaign_key, money
+
+    shown = _shown(dt.date(1970, 1, 1), timezone.localdate(clock.now()))
     campaigns = {c.pk: c for c in Campaign.objects.all()}
-    return [
-        {
-            "row": row,
-            "campaign": campaigns.get(row.campaign_id) if row.campaign_id else None,
-            "influenced_pipeline": money(row.influenced_pipeline),
-            "influenced_revenue": money(row.influenced_revenue),
-            "cost": money(row.cost),
-        }
-        for row in sorted(report.rows, key=lambda r: r.name.casefold())
+    rows: list[Row] = list(shown.result.rows) if shown.result is not None else []
+    counted = {row.campaign_id for row in rows if row.campaign_id}
+    rows += [
+        Row(
+            key=campaign_key(c.name),
+            name=c.name,
+            channel=c.channel,
+            campaign_id=c.pk,
+            cost=None,
+            currency=c.currency,
+            touches=0,
+            influenced_deals=0,
+            influenced_pipeline=0.0,
+            influenced_won=0,
+            influenced_revenue=0.0,
+            pipeline={},
+            revenue={},
+        )
+        for c in campaigns.values()
+        if c.pk not in counted
     ]
+    items = []
+    for row in sorted(rows, key=lambda r: r.name.casefold()):
+        campaign = campaigns.get(row.campaign_id) if row.campaign_id else None
+        cost = float(campaign.cost) if campaign and campaign.cost is not None else None
+        items.append(
+            {
+                "row": row,
+                "campaign": campaign,
+                "counted": row.campaign_id is None or row.campaign_id in counted,
+                "influenced_pipeline": money(row.influenced_pipeline),
+                "influenced_revenue": money(row.influenced_revenue),
+                "cost": money(cost),
+            }
+        )
+    return items, shown
 
 
 def _row_context(campaign: Campaign) -> dict[str, Any]:
-    item = next(i for i in _items() if i["campaign"] and i["campaign"].pk == campaign.pk)
+    items, _ = _items()
+    item = next(i for i in items if i["campaign"] and i["campaign"].pk == campaign.pk)
     return {"item": item, "currency": settings.CURRENCY}
 
 
 def _list_context(**extra: Any) -> dict[str, Any]:
+    items, shown = _items()
     return {
         "nav": "campaigns",
-        "items": _items(),
+        "items": items,
+        "shown": shown,
         "channels": CHANNELS,
         "currency": settings.CURRENCY,
         "new_form": CampaignForm(),
