@@ -121,10 +121,31 @@ def account_people(field: str, *, account: Account, plus: Sequence[int] = ()) ->
     On PostgreSQL the members' ids are read first and given as one array: with a subquery (or
     a join) the planner may read every person, or every event, of a million to find the few
     thousand of the largest company; with the ids it looks each up in its index, also inside an
-    OR. Elsewhere (SQLite, small data) a subquery."""
-    members = Membership.objects.filter(account=account).values_list("person_id", flat=True)
-    found = _ids(field, members)
+    OR. Elsewhere (SQLite, small data) a subquery. The ids are read once per `account`
+    object (`member_ids`): a page asks for them several times."""
+    if connection.vendor == "postgresql":
+        found = Q(AnyOf(F(field), member_ids(account)))
+    else:
+        members = Membership.objects.filter(account=account).values_list("person_id", flat=True)
+        found = Q(**{f"{field}__in": members})
     return found | Q(**{f"{field}__in": list(plus)}) if plus else found
+
+
+def member_ids(account: Account) -> list[int]:
+    """The ids of the people who are or were members of `account`: read once per `account`
+    object and kept on it (for one request's reads: the account page asks five times)."""
+    cached: list[int] | None = getattr(account, "_leadline_member_ids", None)
+    if cached is None:
+        members = Membership.objects.filter(account=account)
+        cached = list(members.values_list("person_id", flat=True))
+        account._leadline_member_ids = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def ids_in(field: str, ids: Sequence[int]) -> Q:
+    """A filter: `field` is one of these ids (read beforehand), as one array parameter on
+    PostgreSQL (`AnyOf`), else `IN`."""
+    return _ids_given(field, ids)
 
 
 def _ids_given(field: str, ids: Sequence[int]) -> Q:
@@ -134,46 +155,90 @@ def _ids_given(field: str, ids: Sequence[int]) -> Q:
     return Q(**{f"{field}__in": ids})
 
 
-def _ids(field: str, ids: QuerySet[Any, int]) -> Q:
-    """`field` is one of `ids` (a values_list of ids): on PostgreSQL read first and given as
-    one array (see `account_people`), elsewhere a subquery."""
+class Roster:
+    """Everyone who is or was a member of an account, by name (last, first, id): `by_name`;
+    which of them were merged into another (`merged`), and which are members no longer
+    (`former`, read when first asked for)."""
+
+    def __init__(self, *, account: Account, by_name: list[int], merged: set[int]) -> None:
+        self.account = account
+        self.by_name = by_name
+        self.merged = merged
+        self._former: set[int] | None = None
+
+    def live(self) -> list[int]:
+        """The ones not merged away, by name."""
+        return [pk for pk in self.by_name if pk not in self.merged]
+
+    @property
+    def former(self) -> set[int]:
+        if self._former is None:  # few, from a partial index of former memberships
+            self._former = set(
+                Membership.objects.filter(account=self.account, is_current=False).values_list(
+                    "person_id", flat=True
+                )
+            )
+        return self._former
+
+
+def account_roster(account: Account) -> Roster:
+    """The account's `Roster`, read once per `account` object (two queries) and kept on it:
+    the account page asks for its members' count and first names several times (its list, the
+    timeline's filter, the committee and conversation forms); at a company of thousands each
+    ask costs a read of every member. Read-only uses (what is shown, how many); checks that
+    decide (validation) keep their own queries."""
+    cached: Roster | None = getattr(account, "_leadline_roster", None)
+    if cached is not None:
+        return cached
     if connection.vendor == "postgresql":
-        return Q(AnyOf(F(field), list(ids)))
-    return Q(**{f"{field}__in": ids})
+        people = Person.objects.filter(AnyOf(F("pk"), member_ids(account)))
+    else:
+        members = Membership.objects.filter(account=account).values_list("person_id", flat=True)
+        people = Person.objects.filter(pk__in=members)
+    found = list(
+        people.order_by("last_name", "first_name", "pk").values_list("pk", "merged_into_id")
+    )
+    roster = Roster(
+        account=account,
+        by_name=[pk for pk, _ in found],
+        merged={pk for pk, merged_into in found if merged_into is not None},
+    )
+    account._leadline_roster = roster  # type: ignore[attr-defined]
+    return roster
 
 
 def account_members(*, account: Account, limit: int) -> tuple[list[Membership], int]:
     """The first `limit` members of `account` not merged away, current ones first, then by
     name, each with its person; and how many there are in all.
 
-    By the people's ids (see `account_people`), never a join of memberships and people that
-    PostgreSQL may answer by reading every person."""
-    members = Membership.objects.filter(account=account)
-    if connection.vendor == "postgresql":
-        rows = list(members.values_list("person_id", "is_current"))
-        now = [person for person, current in rows if current]
-        before = sorted({person for person, _ in rows} - set(now))
-        everyone = Q(AnyOf(F("pk"), [person for person, _ in rows]))
-        current, former = Q(AnyOf(F("pk"), now)), Q(AnyOf(F("pk"), before))
-    else:
-        everyone = Q(pk__in=members.values("person_id"))
-        current = Q(pk__in=members.filter(is_current=True).values("person_id"))
-        former = everyone & ~current
-    people = Person.objects.filter(merged_into__isnull=True)
-    by_name = ("last_name", "first_name", "pk")
-    first = list(people.filter(current).order_by(*by_name).values_list("pk", flat=True)[:limit])
+    From the account's `Roster` (read once per request), then the shown memberships by their
+    people's ids: never a join of memberships and people that PostgreSQL may answer by reading
+    every person."""
+    roster = account_roster(account)
+    live, former = roster.live(), roster.former
+    first = [pk for pk in live if pk not in former][:limit]
     if len(first) < limit:
-        first += (
-            people.filter(former)
-            .order_by(*by_name)
-            .values_list("pk", flat=True)[: limit - len(first)]
-        )
+        first += [pk for pk in live if pk in former][: limit - len(first)]
     place = {pk: n for n, pk in enumerate(first)}
     shown = sorted(
-        members.filter(person_id__in=first).select_related("person"),
+        Membership.objects.filter(account=account, person_id__in=first).select_related("person"),
         key=lambda m: place[m.person_id],
     )
-    return shown, people.filter(everyone).count()
+    return shown, len(live)
+
+
+def account_people_first(
+    *, account: Account, limit: int, live: bool = True, leave_out: Sequence[int] = ()
+) -> tuple[list[Person], int]:
+    """The first `limit` people of `account` by name (the ones not merged away when `live`,
+    without `leave_out`), and how many there are in all: for what a page shows, from the
+    account's `Roster`."""
+    roster = account_roster(account)
+    out = set(leave_out)
+    ids = [pk for pk in (roster.live() if live else roster.by_name) if pk not in out]
+    place = {pk: n for n, pk in enumerate(ids[:limit])}
+    people = sorted(Person.objects.filter(pk__in=list(place)), key=lambda p: place[p.pk])
+    return people, len(ids)
 
 
 def accounts_search(*, query: str = "") -> QuerySet[Account]:

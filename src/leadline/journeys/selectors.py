@@ -6,10 +6,11 @@ import dataclasses
 from typing import Any
 
 import yaml
+from django.db import connection
 from django.db.models import Count, Prefetch, QuerySet
 
 from leadline.core.models import Account, Person, User
-from leadline.core.selectors import account_people
+from leadline.core.selectors import account_people, ids_in
 from leadline.journeys.models import (
     Conversation,
     ConversationPainPoint,
@@ -277,7 +278,13 @@ def conversations_query(
             .order_by()
             .values("conversation_id")
         )
-        found = found.filter(pk__in=held.union(with_people))
+        either = held.union(with_people)
+        if connection.vendor == "postgresql":
+            # Their ids first: given the union as a subquery, PostgreSQL misjudges how many
+            # it finds and reads every conversation to join them.
+            found = found.filter(ids_in("pk", [row["pk"] for row in either]))
+        else:
+            found = found.filter(pk__in=either)
     return _with_details(found.order_by("-occurred_at", "-id"))
 
 

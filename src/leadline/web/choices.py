@@ -37,23 +37,42 @@ class _FirstChoices(ModelChoiceIterator):  # type: ignore[type-arg]
             yield self.choice(obj)
 
     def __len__(self) -> int:
-        return min(self.queryset.count(), self.limit) + (self.field.empty_label is not None)
+        total = getattr(self.field, "_choices_total", None)
+        if total is None:
+            total = self.queryset.count()
+        return min(total, self.limit) + (self.field.empty_label is not None)
 
 
-def offer_first(field: forms.Field, *, limit: int | None = None, keep: Iterable[Any] = ()) -> int:
+def offer_first(
+    field: forms.Field,
+    *,
+    limit: int | None = None,
+    keep: Iterable[Any] = (),
+    total: int | None = None,
+    first: Iterable[Any] | None = None,
+) -> int:
     """Render only the first `limit` (CHOICES_SHOWN) choices of a model choice `field` (and
     those in `keep`, such as the ones chosen already); validation still takes any of its
     queryset. Returns how many choices there are in all; when more than shown, the field's help
-    text says so."""
+    text says so. `total` and `first` (the queryset's count and its first objects, when the
+    caller knows them already) save reading them again."""
     if not isinstance(field, forms.ModelChoiceField):
         raise TypeError("offer_first takes a ModelChoiceField")
     limit = CHOICES_SHOWN if limit is None else limit
-    total = int(field.queryset.count()) if field.queryset is not None else 0
+    if total is None:
+        total = int(field.queryset.count()) if field.queryset is not None else 0
     if total <= limit:
         return total
-    iterator = type(
-        "FirstChoices", (_FirstChoices,), {"limit": limit, "keep": tuple(k for k in keep if k)}
-    )
+    kept = tuple(k for k in keep if k)
+    field._choices_total = total  # type: ignore[attr-defined]
+    if first is not None:
+        offered = list(first)[:limit]
+        seen = {obj.pk for obj in offered}
+        missing = [pk for pk in kept if pk not in seen]
+        if missing and field.queryset is not None:
+            offered += list(field.queryset.filter(pk__in=missing))
+        field._first_choices = offered  # type: ignore[attr-defined]
+    iterator = type("FirstChoices", (_FirstChoices,), {"limit": limit, "keep": kept})
     field.iterator = iterator
     field.widget.choices = field.choices  # the widget took its choices before; give it these
     shown = f"The first {limit} of {total:,}, by name."

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from leadline.core.models import Account, Person
 from leadline.core.permissions import access_person_edit
-from leadline.core.selectors import account_people
+from leadline.core.selectors import account_people, account_people_first
 from leadline.journeys.committee import (
     committee_of,
     stakeholder_add,
@@ -23,6 +23,7 @@ from leadline.journeys.committee import (
     stakeholder_update,
 )
 from leadline.journeys.models import Influence, LinkKind, Part, Stakeholder, Stance
+from leadline.web import choices
 from leadline.web.access import is_htmx, page
 from leadline.web.choices import offer_first
 from leadline.web.committee_graph import committee_graph
@@ -43,7 +44,12 @@ class StakeholderAddForm(forms.Form):
             account_people("pk", account=account), merged_into__isnull=True
         ).exclude(pk__in=taken)
         self.fields["person"].queryset = people.order_by("last_name", "first_name")  # type: ignore[attr-defined]
-        offer_first(self.fields["person"])  # a company of thousands: the first ones by name
+        # A company of thousands: the first ones by name, counted from the account's roster.
+        left_out = list(taken.values_list("person_id", flat=True))
+        first, total = account_people_first(
+            account=account, limit=choices.CHOICES_SHOWN, leave_out=left_out
+        )
+        offer_first(self.fields["person"], total=total, first=first)
 
 
 class StakeholderChangeForm(forms.Form):

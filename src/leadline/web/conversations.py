@@ -27,7 +27,12 @@ from leadline.core.permissions import (
     access_pain_points,
     access_person_edit,
 )
-from leadline.core.selectors import account_people, person_account
+from leadline.core.selectors import (
+    account_people,
+    account_people_first,
+    account_roster,
+    person_account,
+)
 from leadline.journeys.conversations import (
     pain_point_create,
     pain_point_decide,
@@ -55,6 +60,7 @@ from leadline.relationships.memory import (
     may_read,
     pains_said_visible,
 )
+from leadline.web import choices
 from leadline.web.access import is_htmx, page
 from leadline.web.choices import offer_first
 from leadline.web.commitments import PromisesPart, promised_words
@@ -192,8 +198,16 @@ def _conversation_form(
     )
     if data is None and person is not None:
         form.initial["people"] = [person.pk]
-    # At a company of thousands, the first CHOICES_SHOWN by name (and this person).
-    offer_first(form.fields["people"], keep=[person.pk if person is not None else None])
+    # At a company of thousands, the first CHOICES_SHOWN by name (and this person), counted
+    # from the account's roster (read once for the page).
+    keep = [person.pk if person is not None else None]
+    if account is None:
+        offer_first(form.fields["people"], keep=keep)
+        return form
+    first, total = account_people_first(account=account, limit=choices.CHOICES_SHOWN)
+    if person is not None and person.pk not in account_roster(account).live():
+        total += 1
+    offer_first(form.fields["people"], keep=keep, total=total, first=first)
     return form
 
 
@@ -391,7 +405,7 @@ def account_timeline_context(request: HttpRequest, *, account: Account) -> dict[
         show = "all"
     # The filter offers the first TIMELINE_PEOPLE_SHOWN members by name; ?with= may name any.
     members = account_timeline_people(account=account)
-    people = list(members[:TIMELINE_PEOPLE_SHOWN])
+    people, _ = account_people_first(account=account, limit=TIMELINE_PEOPLE_SHOWN, live=False)
     raw = request.GET.get("with", "")
     chosen = members.filter(pk=int(raw)).first() if raw.isdigit() else None
     if chosen is not None and chosen not in people:

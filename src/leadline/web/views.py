@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.core.files.base import File
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -136,7 +136,8 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if person.pk != pk:
         messages.info(request, f"Record #{pk} was merged into this one.")
         return redirect("web:person", pk=person.pk)
-    person = Person.objects.prefetch_related(
+    prefetch_related_objects(  # on the person already read, not read again
+        [person],
         "emails",
         "phones",
         "consents__form",
@@ -146,7 +147,7 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 "-is_current", "-created_at"
             ),
         ),
-    ).get(pk=person.pk)
+    )
     zone = zone_or_none(person.time_zone)
     places = journey_places(person=person)
     context = {
@@ -203,7 +204,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if account.pk != pk:
         messages.info(request, f"Account #{pk} was merged into this one.")
         return redirect("web:account", pk=account.pk)
-    account = Account.objects.prefetch_related("domains").get(pk=account.pk)
+    prefetch_related_objects([account], "domains")
     fragment = account_timeline_fragment(request, account=account)  # the timeline's filter
     if fragment is not None:
         return fragment
