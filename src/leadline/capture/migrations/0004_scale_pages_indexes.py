@@ -6,23 +6,22 @@ index on the open ones keeps that read from scanning every request. SQLite: noth
 
 from django.db import migrations
 
-
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(
-        'CREATE INDEX IF NOT EXISTS "request_open" ON "capture_request" ("id") '
-        "WHERE \"status\" = 'open'"
-    )
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute('DROP INDEX IF EXISTS "request_open"')
+from leadline.core.migration_ops import postgres_only
 
 
 class Migration(migrations.Migration):
     dependencies = [("capture", "0003_submission_form_index_dropped")]
 
-    operations = [migrations.RunPython(create, drop, elidable=False)]
+    operations = [
+        postgres_only(
+            forward=[
+                (
+                    'CREATE INDEX IF NOT EXISTS "request_open" ON "capture_request" ("id") '
+                    "WHERE \"status\" = 'open'"
+                ),
+            ],
+            backward=[
+                'DROP INDEX IF EXISTS "request_open"',
+            ],
+        )
+    ]

@@ -8,28 +8,27 @@ the creation moment in the index (the page's last sort key) the join reads the i
 
 from django.db import migrations
 
-
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute('DROP INDEX IF EXISTS "request_open"')
-    schema_editor.execute(
-        'CREATE INDEX IF NOT EXISTS "request_open_cover" ON "capture_request" ("id") '
-        'INCLUDE ("created_at") WHERE "status" = \'open\''
-    )
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute('DROP INDEX IF EXISTS "request_open_cover"')
-    schema_editor.execute(
-        'CREATE INDEX IF NOT EXISTS "request_open" ON "capture_request" ("id") '
-        "WHERE \"status\" = 'open'"
-    )
+from leadline.core.migration_ops import postgres_only
 
 
 class Migration(migrations.Migration):
     dependencies = [("capture", "0004_scale_pages_indexes")]
 
-    operations = [migrations.RunPython(create, drop, elidable=False)]
+    operations = [
+        postgres_only(
+            forward=[
+                'DROP INDEX IF EXISTS "request_open"',
+                (
+                    'CREATE INDEX IF NOT EXISTS "request_open_cover" ON "capture_request" '
+                    '("id") INCLUDE ("created_at") WHERE "status" = \'open\''
+                ),
+            ],
+            backward=[
+                'DROP INDEX IF EXISTS "request_open_cover"',
+                (
+                    'CREATE INDEX IF NOT EXISTS "request_open" ON "capture_request" ("id") '
+                    "WHERE \"status\" = 'open'"
+                ),
+            ],
+        )
+    ]

@@ -8,23 +8,22 @@ newest first) it reads the 50. SQLite: nothing.
 
 from django.db import migrations
 
-
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(
-        'CREATE INDEX IF NOT EXISTS "request_account_newest" ON "capture_request" '
-        '("account_id", "created_at" DESC, "id" DESC)'
-    )
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute('DROP INDEX IF EXISTS "request_account_newest"')
+from leadline.core.migration_ops import postgres_only
 
 
 class Migration(migrations.Migration):
     dependencies = [("capture", "0005_scale_inbox_indexes")]
 
-    operations = [migrations.RunPython(create, drop, elidable=False)]
+    operations = [
+        postgres_only(
+            forward=[
+                (
+                    'CREATE INDEX IF NOT EXISTS "request_account_newest" ON "capture_request" '
+                    '("account_id", "created_at" DESC, "id" DESC)'
+                ),
+            ],
+            backward=[
+                'DROP INDEX IF EXISTS "request_account_newest"',
+            ],
+        )
+    ]

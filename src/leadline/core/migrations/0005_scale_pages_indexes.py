@@ -9,6 +9,8 @@ has no trigram indexes; there these operations do nothing (its data sets are sma
 from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations
 
+from leadline.core.migration_ops import postgres_only
+
 # (index name, table, indexed expression)
 TRIGRAM_INDEXES = [
     ("person_first_name_trgm", "core_person", 'UPPER(("first_name")::text)'),
@@ -24,29 +26,25 @@ BTREE_INDEXES = [
 ]
 
 
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for name, table, expression in TRIGRAM_INDEXES:
-        schema_editor.execute(
-            f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" '
-            f"USING gin ({expression} gin_trgm_ops)"
-        )
-    for name, table, columns in BTREE_INDEXES:
-        schema_editor.execute(f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" ({columns})')
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for name, _table, _expression in TRIGRAM_INDEXES + BTREE_INDEXES:
-        schema_editor.execute(f'DROP INDEX IF EXISTS "{name}"')
-
-
 class Migration(migrations.Migration):
     dependencies = [("core", "0004_user_departs_at")]
 
     operations = [
         TrigramExtension(),
-        migrations.RunPython(create, drop, elidable=False),
+        postgres_only(
+            forward=[
+                *(
+                    f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" '
+                    f"USING gin ({expression} gin_trgm_ops)"
+                    for name, table, expression in TRIGRAM_INDEXES
+                ),
+                *(
+                    f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" ({columns})'
+                    for name, table, columns in BTREE_INDEXES
+                ),
+            ],
+            backward=[
+                f'DROP INDEX IF EXISTS "{name}"' for name, _, _ in TRIGRAM_INDEXES + BTREE_INDEXES
+            ],
+        ),
     ]

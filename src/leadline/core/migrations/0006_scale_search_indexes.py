@@ -8,28 +8,27 @@ else (the page's count of them) from a partial index of the people not merged. S
 
 from django.db import migrations
 
-
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(
-        'CREATE INDEX IF NOT EXISTS "membership_account_cover" ON "core_membership" '
-        '("account_id") INCLUDE ("person_id")'
-    )
-    schema_editor.execute(
-        'CREATE INDEX IF NOT EXISTS "person_not_merged" ON "core_person" ("id") '
-        'WHERE "merged_into_id" IS NULL'
-    )
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute('DROP INDEX IF EXISTS "membership_account_cover"')
-    schema_editor.execute('DROP INDEX IF EXISTS "person_not_merged"')
+from leadline.core.migration_ops import postgres_only
 
 
 class Migration(migrations.Migration):
     dependencies = [("core", "0005_scale_pages_indexes")]
 
-    operations = [migrations.RunPython(create, drop, elidable=False)]
+    operations = [
+        postgres_only(
+            forward=[
+                (
+                    'CREATE INDEX IF NOT EXISTS "membership_account_cover" ON "core_membership"'
+                    ' ("account_id") INCLUDE ("person_id")'
+                ),
+                (
+                    'CREATE INDEX IF NOT EXISTS "person_not_merged" ON "core_person" ("id") '
+                    'WHERE "merged_into_id" IS NULL'
+                ),
+            ],
+            backward=[
+                'DROP INDEX IF EXISTS "membership_account_cover"',
+                'DROP INDEX IF EXISTS "person_not_merged"',
+            ],
+        )
+    ]

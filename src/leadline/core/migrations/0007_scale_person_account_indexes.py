@@ -8,23 +8,23 @@ answers from the index alone. SQLite: nothing.
 
 from django.db import migrations
 
-
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(
-        'CREATE INDEX IF NOT EXISTS "membership_account_former" ON "core_membership" '
-        '("account_id") INCLUDE ("person_id") WHERE NOT "is_current"'
-    )
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute('DROP INDEX IF EXISTS "membership_account_former"')
+from leadline.core.migration_ops import postgres_only
 
 
 class Migration(migrations.Migration):
     dependencies = [("core", "0006_scale_search_indexes")]
 
-    operations = [migrations.RunPython(create, drop, elidable=False)]
+    operations = [
+        postgres_only(
+            forward=[
+                (
+                    'CREATE INDEX IF NOT EXISTS "membership_account_former" ON '
+                    '"core_membership" ("account_id") INCLUDE ("person_id") WHERE NOT '
+                    '"is_current"'
+                ),
+            ],
+            backward=[
+                'DROP INDEX IF EXISTS "membership_account_former"',
+            ],
+        )
+    ]

@@ -8,22 +8,22 @@ SQLite: nothing.
 
 from django.db import migrations
 
-
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(
-        'CREATE INDEX IF NOT EXISTS "inbox_user_newest" ON "notify_inboxitem" ("user_id", "id")'
-    )
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute('DROP INDEX IF EXISTS "inbox_user_newest"')
+from leadline.core.migration_ops import postgres_only
 
 
 class Migration(migrations.Migration):
     dependencies = [("notify", "0002_outgoingmail_attachments")]
 
-    operations = [migrations.RunPython(create, drop, elidable=False)]
+    operations = [
+        postgres_only(
+            forward=[
+                (
+                    'CREATE INDEX IF NOT EXISTS "inbox_user_newest" ON "notify_inboxitem" '
+                    '("user_id", "id")'
+                ),
+            ],
+            backward=[
+                'DROP INDEX IF EXISTS "inbox_user_newest"',
+            ],
+        )
+    ]

@@ -7,24 +7,23 @@ index-only scan instead of 14,000 row reads. SQLite: nothing.
 
 from django.db import migrations
 
-
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(
-        'CREATE INDEX IF NOT EXISTS "routing_owner_cover" ON "routing_requestrouting" '
-        '("owner_id") INCLUDE ("request_id", "first_touch_due", "first_touched_at", '
-        '"assigned_at")'
-    )
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute('DROP INDEX IF EXISTS "routing_owner_cover"')
+from leadline.core.migration_ops import postgres_only
 
 
 class Migration(migrations.Migration):
     dependencies = [("routing", "0002_escalation")]
 
-    operations = [migrations.RunPython(create, drop, elidable=False)]
+    operations = [
+        postgres_only(
+            forward=[
+                (
+                    'CREATE INDEX IF NOT EXISTS "routing_owner_cover" ON '
+                    '"routing_requestrouting" ("owner_id") INCLUDE ("request_id", '
+                    '"first_touch_due", "first_touched_at", "assigned_at")'
+                ),
+            ],
+            backward=[
+                'DROP INDEX IF EXISTS "routing_owner_cover"',
+            ],
+        )
+    ]
