@@ -38,6 +38,7 @@ import datetime as dt
 import multiprocessing
 import random
 import time
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -143,7 +144,8 @@ class _Seller:
 
 
 class _Pools:
-    """Everything drawn from over and over, made once: names, texts, pages."""
+    """What the people and companies are drawn from, over and over, made once: names,
+    countries, industries, roles, channels."""
 
     def __init__(self, rng: random.Random) -> None:
         from faker import Faker
@@ -162,8 +164,6 @@ class _Pools:
 
 
 def _ascii(text: str) -> str:
-    import unicodedata
-
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode() or "X"
 
 
