@@ -35,11 +35,12 @@ import bisect
 import contextlib
 import dataclasses
 import datetime as dt
+import itertools
 import multiprocessing
 import random
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.contrib.auth.hashers import make_password
@@ -167,12 +168,9 @@ def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode() or "X"
 
 
-def _cumulative(weights: list[int] | list[float]) -> list[float]:
-    total, out = 0.0, []
-    for w in weights:
-        total += w
-        out.append(total)
-    return out
+def _cumulative(weights: Iterable[float]) -> list[float]:
+    """Cumulative weights, made once, for `Random.choices(..., cum_weights=...)`."""
+    return list(itertools.accumulate(weights))
 
 
 def _created_rng(seed: int) -> random.Random:
@@ -241,6 +239,7 @@ class _Visits:
             at = first_seen + dt.timedelta(seconds=span * rng.random() ** 2)
             if at > last:
                 last = at
+            # What `Random.choices` does for one draw, without a list per draw: 20 M of these.
             path = pages[bisect.bisect_right(page_cum, rng.random() * top_page)]
             name = names[bisect.bisect_right(name_cum, rng.random() * top_name)]
             self.event_maker(
@@ -291,11 +290,14 @@ class _Writer:
         self.writing += time.perf_counter() - began
         return written
 
-    def finish(self) -> int:
+    def finish(self, *more: Table) -> int:
+        """After the load, with the visits' tables: sequences moved past the ids given here
+        (PostgreSQL), and the rows written in this process."""
+        tables = [*self.t.values(), *more]
         if connection.vendor == "postgresql":
-            for table in self.t.values():
+            for table in tables:
                 table.sequence_reset()
-        return sum(table.written for table in self.t.values())
+        return sum(table.written for table in tables)
 
 
 def _sellers(people: int, rng: random.Random) -> dict[str, list[_Seller]]:
@@ -396,8 +398,8 @@ class _Scale:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _pick(self, items: list[Any] | tuple[Any, ...], cum: list[float]) -> Any:
-        return items[bisect.bisect_right(cum, self.rng.random() * cum[-1])]
+    def _pick(self, items: Sequence[Any], cum: list[float]) -> Any:
+        return self.rng.choices(items, cum_weights=cum)[0]
 
     def _moment_before(self, end: dt.datetime, days: float) -> dt.datetime:
         return end - dt.timedelta(seconds=self.rng.random() * days * 86400)
@@ -833,12 +835,9 @@ def scale_generate(
         else:
             say("writing the visits and events")
             events = visits.load()
-    rows = scale.w.finish() + visits.visitors.written + visits.events.written
-    if connection.vendor == "postgresql":
-        for table in (visits.visitors, visits.events):
-            table.sequence_reset()
-        if apart:  # counted in the other process
-            rows += Visitor.objects.filter(pk__gte=visits.visitors.next_id).count() + events
+    rows = scale.w.finish(visits.visitors, visits.events)
+    if apart:  # written in the other process
+        rows += Visitor.objects.filter(pk__gte=visits.visitors.next_id).count() + events
     say("updating the planner's statistics")
     with connection.cursor() as cursor:
         # The planner's statistics for the tables that just grew; on PostgreSQL also the
