@@ -47,7 +47,7 @@ def people_search(*, query: str = "", account_id: int | None = None) -> QuerySet
             ids = _matching_ids(word, within=ids)
             if not ids:
                 break
-        people = people.filter(_ids_given("pk", sorted(ids or ())))
+        people = people.filter(ids_in("pk", sorted(ids or ())))
         words = []
     elif words and len(words[0]) >= TRIGRAM:
         first = words[0]
@@ -78,12 +78,12 @@ def _matching_ids(word: str, *, within: set[int] | None) -> set[int]:
     on_person = Person.objects.filter(_on_person(word))
     by_email = PersonEmail.objects.filter(email__icontains=word)
     accounts = list(Account.objects.filter(name__icontains=word).values_list("pk", flat=True))
-    by_company = Membership.objects.filter(_ids_given("account_id", accounts))
+    by_company = Membership.objects.filter(ids_in("account_id", accounts))
     if within is not None:
         among = sorted(within)
-        on_person = on_person.filter(_ids_given("pk", among))
-        by_email = by_email.filter(_ids_given("person_id", among))
-        by_company = by_company.filter(_ids_given("person_id", among))
+        on_person = on_person.filter(ids_in("pk", among))
+        by_email = by_email.filter(ids_in("person_id", among))
+        by_company = by_company.filter(ids_in("person_id", among))
     found = set(on_person.values_list("pk", flat=True))
     found.update(by_email.values_list("person_id", flat=True))
     if accounts:
@@ -145,11 +145,6 @@ def member_ids(account: Account) -> list[int]:
 def ids_in(field: str, ids: Sequence[int]) -> Q:
     """A filter: `field` is one of these ids (read beforehand), as one array parameter on
     PostgreSQL (`AnyOf`), else `IN`."""
-    return _ids_given(field, ids)
-
-
-def _ids_given(field: str, ids: Sequence[int]) -> Q:
-    """`field` is one of these ids: one array parameter on PostgreSQL (`AnyOf`)."""
     if connection.vendor == "postgresql":
         return Q(AnyOf(F(field), ids))
     return Q(**{f"{field}__in": ids})
@@ -190,11 +185,7 @@ def account_roster(account: Account) -> Roster:
     cached: Roster | None = getattr(account, "_leadline_roster", None)
     if cached is not None:
         return cached
-    if connection.vendor == "postgresql":
-        people = Person.objects.filter(AnyOf(F("pk"), member_ids(account)))
-    else:
-        members = Membership.objects.filter(account=account).values_list("person_id", flat=True)
-        people = Person.objects.filter(pk__in=members)
+    people = Person.objects.filter(account_people("pk", account=account))
     found = list(
         people.order_by("last_name", "first_name", "pk").values_list("pk", "merged_into_id")
     )
