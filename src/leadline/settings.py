@@ -278,6 +278,16 @@ RELATIONSHIP_ACTIVE_DAYS = _env_int("LEADLINE_RELATIONSHIP_ACTIVE_DAYS", 90)
 RELATIONSHIP_COLD_DAYS = _env_int("LEADLINE_RELATIONSHIP_COLD_DAYS", 30)
 RELATIONSHIP_ALERT_SHARE = 0.9
 
+# Reports on a large database (decision 15): a page shows the worker's snapshot, asking for a
+# fresh one when it is older than REPORTS_MAX_AGE_S. REPORTS_INLINE_MAX_PEOPLE, when set,
+# replaces every report's own size limit (0: always snapshots; a huge number: never).
+REPORTS_MAX_AGE_S = _env_int("LEADLINE_REPORTS_MAX_AGE_S", 15 * 60)
+REPORTS_INLINE_MAX_PEOPLE: int | None = (
+    _env_int("LEADLINE_REPORTS_INLINE_MAX_PEOPLE", 0)
+    if os.environ.get("LEADLINE_REPORTS_INLINE_MAX_PEOPLE")
+    else None
+)
+
 # Booking: "N/S" booking-page posts (book, reschedule, cancel) per client address; the page an
 # appointment set on a call goes to when the person has no owner with a page (a slug; empty:
 # the oldest active team page).

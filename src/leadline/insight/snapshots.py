@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import os
 import pickle  # our own rows, written only by snapshot_refresh below
 import time
 from collections.abc import Callable
@@ -54,7 +53,6 @@ INLINE_MAX_PEOPLE: dict[str, int] = {
     ATTRIBUTION: 20_000,
     WINNING: 200_000,
 }
-DEFAULT_MAX_AGE_S = 15 * 60
 # A refresh asked for longer ago than this and not finished is taken for dead (a worker that
 # stopped) and asked for again.
 STUCK_AFTER = dt.timedelta(hours=2)
@@ -62,20 +60,14 @@ PROGRESS_EVERY_S = 1.0
 
 
 def max_age() -> dt.timedelta:
-    """How old a snapshot may be before a page asks for a fresh one: REPORTS_MAX_AGE_S in the
-    settings, else LEADLINE_REPORTS_MAX_AGE_S, else 15 minutes."""
-    seconds = getattr(settings, "REPORTS_MAX_AGE_S", None)
-    if seconds is None:
-        seconds = int(os.environ.get("LEADLINE_REPORTS_MAX_AGE_S", DEFAULT_MAX_AGE_S))
-    return dt.timedelta(seconds=int(seconds))
+    """How old a snapshot may be before a page asks for a fresh one (settings, from
+    LEADLINE_REPORTS_MAX_AGE_S; 15 minutes)."""
+    return dt.timedelta(seconds=int(settings.REPORTS_MAX_AGE_S))
 
 
 def _inline_limit(report: str) -> int:
-    # REPORTS_INLINE_MAX_PEOPLE (settings) or LEADLINE_REPORTS_INLINE_MAX_PEOPLE overrides the
-    # limit of every report: 0 always uses snapshots, a huge number never does.
-    override = getattr(settings, "REPORTS_INLINE_MAX_PEOPLE", None)
-    if override is None and os.environ.get("LEADLINE_REPORTS_INLINE_MAX_PEOPLE"):
-        override = int(os.environ["LEADLINE_REPORTS_INLINE_MAX_PEOPLE"])
+    # The settings' REPORTS_INLINE_MAX_PEOPLE, when set, replaces every report's own limit.
+    override = settings.REPORTS_INLINE_MAX_PEOPLE
     return int(override) if override is not None else INLINE_MAX_PEOPLE[report]
 
 
@@ -163,7 +155,7 @@ class Shown:
     stage: str = ""
     progress: float = 0.0
     error: str = ""
-    max_age: dt.timedelta = dt.timedelta(seconds=DEFAULT_MAX_AGE_S)
+    max_age: dt.timedelta = dataclasses.field(default_factory=max_age)
 
     @property
     def pending(self) -> bool:
