@@ -159,6 +159,30 @@ def routed_request(
     return made
 
 
+def sla_history() -> dict[str, Team]:
+    """Two teams' first touches in November 2026, through the services, for the SLA board
+    (read with the clock on Wednesday 25 November). EMEA: one request touched in time, one
+    never (Rita's breach, from LinkedIn). APAC: one touched late (Kai's breach, via the API)."""
+    from leadline.core import clock
+    from leadline.routing.models import TouchKind
+    from leadline.routing.services import touch_record
+
+    def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
+        return dt.datetime(2026, 11, day, hour, minute, tzinfo=dt.UTC)
+
+    emea, apac = team(name="EMEA"), team(name="APAC")
+    rita = user(username="rita", first_name="Rita", last_name="Alves", team=emea)
+    kai = user(username="kai", first_name="Kai", last_name="Sato", team=apac)
+    on_time = routed_request(at=at(16, 10), owner=rita)
+    with clock.frozen_at(at(16, 10, 30)):
+        touch_record(request=on_time, user=rita, kind=TouchKind.EMAIL)
+    routed_request(at=at(23, 10), owner=rita, utm_source="linkedin")
+    late = routed_request(at=at(23, 10), owner=kai, source="api")
+    with clock.frozen_at(at(23, 13)):
+        touch_record(request=late, user=kai, kind=TouchKind.EMAIL)
+    return {"EMEA": emea, "APAC": apac}
+
+
 def buyer_event(*, person: Person, name: str, at: Any = None, path: str = "", **extra: Any) -> Any:
     """A signal from the buyer (journeys.Event); `event` alone would say too little."""
     from leadline.core import clock

@@ -18,8 +18,6 @@ from leadline.core import clock
 from leadline.core.models import Role, Team, User
 from leadline.insight import snapshots
 from leadline.insight.models import ReportSnapshot, SnapshotStatus
-from leadline.routing.models import TouchKind
-from leadline.routing.services import touch_record
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -40,20 +38,6 @@ def wednesday_noon() -> Iterator[None]:
 def big(settings: object) -> None:
     """Every report counts as too big to compute while someone waits."""
     settings.REPORTS_INLINE_MAX_PEOPLE = 0  # type: ignore[attr-defined]
-
-
-def _sla_history() -> None:
-    """Two teams; on time, never touched (a breach) and touched late, through the services."""
-    emea, apac = factories.team(name="EMEA"), factories.team(name="APAC")
-    rita = factories.user(username="rita", first_name="Rita", last_name="Alves", team=emea)
-    kai = factories.user(username="kai", first_name="Kai", last_name="Sato", team=apac)
-    on_time = factories.routed_request(at=_at(16, 10), owner=rita)
-    with clock.frozen_at(_at(16, 10, 30)):
-        touch_record(request=on_time, user=rita, kind=TouchKind.EMAIL)
-    factories.routed_request(at=_at(23, 10), owner=rita, utm_source="linkedin")
-    late = factories.routed_request(at=_at(23, 10), owner=kai, source="api")
-    with clock.frozen_at(_at(23, 13)):
-        touch_record(request=late, user=kai, kind=TouchKind.EMAIL)
 
 
 def _admin() -> Client:
@@ -87,7 +71,7 @@ def _run_queued_snapshots() -> int:
 def test_a_big_database_shows_progress_then_the_full_computations_figures(
     big: None, django_capture_on_commit_callbacks: object
 ) -> None:
-    _sla_history()
+    factories.sla_history()
     client = _admin()
     params = snapshots.sla_params(weeks=12, team_id=None, tz="UTC")
 
@@ -128,7 +112,7 @@ def test_a_big_database_shows_progress_then_the_full_computations_figures(
 def test_the_snapshot_page_equals_the_live_page(
     big: None, settings: object, django_capture_on_commit_callbacks: object
 ) -> None:
-    _sla_history()
+    factories.sla_history()
     client = _admin()
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
         client.get("/sla/?team=all")
@@ -145,7 +129,7 @@ def test_the_snapshot_page_equals_the_live_page(
 def test_a_stale_snapshot_is_shown_while_a_fresh_one_is_computed(
     big: None, django_capture_on_commit_callbacks: object
 ) -> None:
-    _sla_history()
+    factories.sla_history()
     client = _admin()
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
         client.get("/sla/?team=all")
@@ -246,7 +230,7 @@ def test_each_report_from_its_snapshot_equals_the_live_one(
 
 
 def test_the_rebuild_computes_every_default_snapshot_with_progress(big: None) -> None:
-    _sla_history()
+    factories.sla_history()
     emea = Team.objects.get(name="EMEA")
     factories.user(role=Role.SALES_MANAGER, username="sam", team=emea, time_zone="Europe/Berlin")
     factories.user(role=Role.ADMIN, username="ada", time_zone="UTC")

@@ -12,8 +12,6 @@ from django.urls import reverse
 
 from leadline.core import clock
 from leadline.core.models import Role, Team
-from leadline.routing.models import TouchKind
-from leadline.routing.services import touch_record
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -38,19 +36,7 @@ def wednesday_noon() -> Iterator[None]:
 
 @pytest.fixture
 def teams() -> dict[str, Team]:
-    """EMEA: one request touched in time, one never (Rita's breach, from LinkedIn).
-    APAC: one request touched late (Kai's breach, through the API)."""
-    emea, apac = factories.team(name="EMEA"), factories.team(name="APAC")
-    rita = factories.user(username="rita", first_name="Rita", last_name="Alves", team=emea)
-    kai = factories.user(username="kai", first_name="Kai", last_name="Sato", team=apac)
-    on_time = factories.routed_request(at=_at(16, 10), owner=rita)
-    with clock.frozen_at(_at(16, 10, 30)):
-        touch_record(request=on_time, user=rita, kind=TouchKind.EMAIL)
-    factories.routed_request(at=_at(23, 10), owner=rita, utm_source="linkedin")
-    late = factories.routed_request(at=_at(23, 10), owner=kai, source="api")
-    with clock.frozen_at(_at(23, 13)):
-        touch_record(request=late, user=kai, kind=TouchKind.EMAIL)
-    return {"EMEA": emea, "APAC": apac}
+    return factories.sla_history()
 
 
 def _manager(team: Team | None = None) -> Client:
