@@ -225,9 +225,9 @@ def _requests_context(user: User, now: dt.datetime, *, version: str, shown: int)
     requests = owner_open_requests(user=user)
     ids = list(requests.values_list("pk", flat=True)[:shown])
     rows = _rows(_with_emails(requests.filter(pk__in=ids)), now=now)
-    counts = _version_parts(version)[0].split("-")
-    total, touched = (int(counts[0]), int(counts[2])) if len(counts) > 2 else (len(rows), 0)
-    total = max(total, len(rows))
+    figures = _figures(_version_parts(version)[0])
+    total = max(figures.get("open", len(rows)), len(rows))
+    touched = figures.get("touched", 0)
     return {
         "rows": rows,
         "open_count": total,
@@ -268,9 +268,20 @@ def _version_parts(version: str) -> tuple[str, str]:
     return (found["requests"], found["notes"]) if found else ("", "")
 
 
+# The numbers of a version's requests part, in `owner_open_requests_version`'s order.
+_FIGURES = ("open", "last_assigned", "touched", "last_touched", "overdue", "last_mail", "settled")
+
+
+def _figures(requests_part: str) -> dict[str, int]:
+    """A version's requests part by name (empty: none)."""
+    if not requests_part:
+        return {}
+    return dict(zip(_FIGURES, map(int, requests_part.split("-")), strict=True))
+
+
 def _last_assigned(requests_part: str) -> int | None:
     """When the newest request the page shows was routed (µs since 1970), from its version."""
-    return int(requests_part.split("-")[1]) if requests_part else None
+    return _figures(requests_part).get("last_assigned")
 
 
 def _arrivals(rows: list[Row], since: int | None) -> str:
