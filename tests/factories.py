@@ -13,6 +13,7 @@ from django.core.files.base import ContentFile
 
 from leadline.capture.models import Asset, Form, RequestKind
 from leadline.core.models import Account, AccountDomain, Person, PersonEmail, Role, Team, User
+from leadline.core.services import people_search_refresh
 
 _seq = itertools.count(1)
 PASSWORD = "correct-horse-battery"
@@ -54,6 +55,7 @@ def person(*, email: str | None = None, **extra: Any) -> Person:
     PersonEmail.objects.create(
         person=p, email=email or f"pat{n}@company{n}.example", is_primary=True
     )
+    people_search_refresh(person_ids=[p.pk])
     return p
 
 
@@ -117,7 +119,9 @@ def api_key(*, user: User, name: str = "tests") -> str:
 def membership(*, person: Person, account: Account, **extra: Any) -> Any:
     from leadline.core.models import Membership
 
-    return Membership.objects.create(person=person, account=account, **extra)
+    made = Membership.objects.create(person=person, account=account, **extra)
+    people_search_refresh(person_ids=[person.pk])
+    return made
 
 
 def submission(*, form: Form, payload: dict[str, Any] | None = None, **extra: Any) -> Any:

@@ -46,6 +46,7 @@ from leadline.core.models import (
     TimelineEvent,
     User,
 )
+from leadline.core.selectors import people_search_stale
 from leadline.demo import DEMO_LOGINS, DEMO_PASSWORD, banks
 from leadline.demo.generator import demo_plan
 from leadline.demo.pdf import TITLE, white_paper_pdf
@@ -106,6 +107,7 @@ def test_small_demo_makes_logins_forms_people_requests_and_history(db: None) -> 
     assert admin.is_superuser
     assert Team.objects.get(name="Inside Sales EMEA").manager == User.objects.get(username="sam")
     assert User.objects.filter(role="sales_rep").count() >= 6
+    assert people_search_stale() == []  # every person is found by what they are
 
     guide = Form.objects.get(slug="cfo-guide")
     assert guide.contact_box

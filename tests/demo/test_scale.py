@@ -13,6 +13,7 @@ from django.test import Client
 
 from leadline.capture.models import Request, RequestStatus
 from leadline.core.models import Account, Person, PersonEmail, User
+from leadline.core.selectors import people_search_stale
 from leadline.demo import scale
 from leadline.demo.scale import scale_generate
 from leadline.engagement.models import Handoff, HandoffStatus
@@ -71,6 +72,7 @@ def test_bulk_people_come_with_their_history_and_no_lead_is_dropped(
         == open_requests.count()
     )
     assert leaks() == []
+    assert people_search_stale() == []  # the bulk rows' search texts, as the services write them
     assert inactive_owner_leaks() == []
     # Marketing handed the qualified ones over; sales accepted or rejected them, with a reason.
     handoffs = Handoff.objects.filter(person__in=new_people)

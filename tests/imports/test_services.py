@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from leadline.core.models import Account, AuditEntry, Membership, Person
+from leadline.core.selectors import people_search, people_search_stale
 from leadline.engagement.models import Opportunity
 from leadline.imports import services
 from leadline.imports.mappings import MappingError, mapping_parse
@@ -79,6 +80,8 @@ def test_people_are_imported_with_attributes_accounts_and_an_outcome(tmp_path: P
         ann.pk,
         cy.pk,
     }
+    assert set(people_search(query="acme").values_list("pk", flat=True)) == {ann.pk, cy.pk}
+    assert people_search_stale() == []
     # One closed opportunity per lead, won where Converted is 1.
     assert Opportunity.objects.get(person=ann).status == "won"
     assert Opportunity.objects.get(person=bob).status == "lost"

@@ -41,7 +41,12 @@ from leadline.core.models import (
     User,
 )
 from leadline.core.selectors import merge_survivor
-from leadline.core.services import audit_record, timeline_event, timeline_record
+from leadline.core.services import (
+    audit_record,
+    people_search_refresh,
+    timeline_event,
+    timeline_record,
+)
 
 logger = logging.getLogger(__name__)
 STALE_AFTER = dt.timedelta(minutes=2)
@@ -66,6 +71,7 @@ def person_for_email(*, email: str, defaults: dict[str, Any]) -> tuple[Person, b
         with transaction.atomic():
             person = Person.objects.create(**defaults)
             PersonEmail.objects.create(person=person, email=email, is_primary=True)
+            people_search_refresh(person_ids=[person.pk])
     except IntegrityError:
         # Another worker made this person a moment ago.
         return PersonEmail.objects.select_related("person").get(email=email).person, False
@@ -218,6 +224,7 @@ def _submissions_process(submission_ids: Sequence[int] | None, *, limit: int = 0
         _people_find_or_make(batch)
         _accounts_find_or_make(batch)
         _memberships_make(batch)
+        people_search_refresh(person_ids=[item.person.pk for item in batch if item.person])
         for item in batch:
             if item.clean.get("phone"):
                 assert item.person is not None

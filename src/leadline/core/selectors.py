@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
+from django.apps import apps as installed_apps
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Exists, F, Lookup, OuterRef, Q, QuerySet
+from django.db.models import F, Lookup, Q, QuerySet
 from django.utils import timezone
 
 from leadline.core import clock
-from leadline.core.models import Account, Membership, Person, PersonEmail, TimelineEvent, User
+from leadline.core.models import (
+    Account,
+    Membership,
+    Person,
+    PersonEmail,
+    PersonSearch,
+    TimelineEvent,
+    User,
+)
 
 Merged = TypeVar("Merged", Person, Account)
 
@@ -27,44 +37,22 @@ def merge_survivor(record: Merged) -> Merged:
     return record
 
 
-TRIGRAM = 3  # the shortest word a trigram index finds by itself
-
-
 def people_search(*, query: str = "", account_id: int | None = None) -> QuerySet[Person]:
     """People not merged into another, each word of `query` found in a name, title, their own
-    words, an email address or the name of a company they belong to; at `account_id` if given.
+    words, an email address or the name of a company they are or were a member of; at
+    `account_id` if given.
 
-    The longest word (likely the rarest) picks the candidates, one select per table so that
-    each uses its own index (trigram indexes on PostgreSQL), never one join of every table
-    that needs DISTINCT; the other words are checked on those candidates. On PostgreSQL the
-    candidates' ids are gathered first (`_matching_ids`). Words shorter than a trigram (which
-    match most people anyway) are checked person by person, newest first."""
+    Every word is looked up in the person's one search text (`PersonSearch`), on PostgreSQL
+    through its trigram index. The candidates stay a subquery: the page of the newest walks
+    people newest first and checks each against it, and a rare word's few candidates are
+    looked up one by one; the planner chooses by how many the index finds."""
     people = Person.objects.filter(merged_into__isnull=True)
-    words = sorted(dict.fromkeys(query.split()), key=len, reverse=True)
-    if words and len(words[0]) >= TRIGRAM and connection.vendor == "postgresql":
-        ids: set[int] | None = None
+    words = dict.fromkeys(word.lower() for word in query.split())
+    if words:
+        found = PersonSearch.objects.all()
         for word in words:
-            ids = _matching_ids(word, within=ids)
-            if not ids:
-                break
-        people = people.filter(ids_in("pk", sorted(ids or ())))
-        words = []
-    elif words and len(words[0]) >= TRIGRAM:
-        first = words[0]
-        on_person = Person.objects.filter(_on_person(first)).values("pk")
-        by_email = PersonEmail.objects.filter(email__icontains=first).values("person_id")
-        by_company = Membership.objects.filter(account__name__icontains=first).values("person_id")
-        people = people.filter(pk__in=on_person.union(by_email, by_company))
-    else:  # no word a trigram index can look up: each person is checked, newest first
-        words = ["", *words]
-    for word in words[1:]:
-        people = people.filter(
-            _on_person(word)
-            | Exists(PersonEmail.objects.filter(person=OuterRef("pk"), email__icontains=word))
-            | Exists(
-                Membership.objects.filter(person=OuterRef("pk"), account__name__icontains=word)
-            )
-        )
+            found = found.filter(text__contains=word)
+        people = people.filter(pk__in=found.values("person_id"))
     if account_id is not None:
         people = people.filter(
             pk__in=Membership.objects.filter(account_id=account_id).values("person_id")
@@ -72,32 +60,58 @@ def people_search(*, query: str = "", account_id: int | None = None) -> QuerySet
     return people
 
 
-def _matching_ids(word: str, *, within: set[int] | None) -> set[int]:
-    """The ids of the people `word` is found in (name, title, own words, email, company name),
-    among `within` when given: three simple reads, each from its index (PostgreSQL)."""
-    on_person = Person.objects.filter(_on_person(word))
-    by_email = PersonEmail.objects.filter(email__icontains=word)
-    accounts = list(Account.objects.filter(name__icontains=word).values_list("pk", flat=True))
-    by_company = Membership.objects.filter(ids_in("account_id", accounts))
-    if within is not None:
-        among = sorted(within)
-        on_person = on_person.filter(ids_in("pk", among))
-        by_email = by_email.filter(ids_in("person_id", among))
-        by_company = by_company.filter(ids_in("person_id", among))
-    found = set(on_person.values_list("pk", flat=True))
-    found.update(by_email.values_list("person_id", flat=True))
-    if accounts:
-        found.update(by_company.values_list("person_id", flat=True))
-    return found
+SEARCH_CHUNK = 2_000
 
 
-def _on_person(word: str) -> Q:
-    return (
-        Q(first_name__icontains=word)
-        | Q(last_name__icontains=word)
-        | Q(role_own_words__icontains=word)
-        | Q(title__icontains=word)
+def search_text(parts: Iterable[str]) -> str:
+    """A person's search text: the non-empty parts, lower case, one space apart."""
+    return " ".join(" ".join(part.split()) for part in parts if part and part.strip()).lower()
+
+
+def people_search_texts(person_ids: Iterable[int], *, apps: Any = None) -> dict[int, str]:
+    """Each person's search text from what is stored now: first and last name, title, own
+    words, every address, the name of every company they are or were a member of. `apps` is
+    a migration's app registry when a migration fills the texts."""
+    registry = apps or installed_apps
+    people = registry.get_model("core", "Person")._default_manager
+    emails = registry.get_model("core", "PersonEmail")._default_manager
+    memberships = registry.get_model("core", "Membership")._default_manager
+    ids = list(person_ids)
+    parts: dict[int, list[str]] = defaultdict(list)
+    for pk, *own in people.filter(pk__in=ids).values_list(
+        "pk", "first_name", "last_name", "title", "role_own_words"
+    ):
+        parts[pk].extend(own)
+    for person_id, email in (
+        emails.filter(person_id__in=ids).order_by("pk").values_list("person_id", "email")
+    ):
+        parts[person_id].append(email)
+    for person_id, name in (
+        memberships.filter(person_id__in=ids)
+        .order_by("pk")
+        .values_list("person_id", "account__name")
+    ):
+        parts[person_id].append(name)
+    return {pk: search_text(texts) for pk, texts in parts.items()}
+
+
+def people_search_stale(*, person_ids: Iterable[int] | None = None) -> list[int]:
+    """The people (of `person_ids`, else everyone) whose stored search text is missing or not
+    what their rows say now: a write that forgot `people_search_refresh`. Empty when in step."""
+    ids = (
+        list(Person.objects.order_by("pk").values_list("pk", flat=True))
+        if person_ids is None
+        else list(person_ids)
     )
+    stale: list[int] = []
+    for start in range(0, len(ids), SEARCH_CHUNK):
+        chunk = ids[start : start + SEARCH_CHUNK]
+        stored = dict(
+            PersonSearch.objects.filter(person_id__in=chunk).values_list("person_id", "text")
+        )
+        now = people_search_texts(chunk)
+        stale.extend(pk for pk in chunk if stored.get(pk) != now.get(pk))
+    return stale
 
 
 class AnyOf(Lookup[bool]):

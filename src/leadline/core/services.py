@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from django.db import IntegrityError, models, transaction
@@ -14,9 +15,11 @@ from leadline.core.models import (
     ApiToken,
     AuditEntry,
     Person,
+    PersonSearch,
     TimelineEvent,
     User,
 )
+from leadline.core.selectors import SEARCH_CHUNK, people_search_texts
 
 
 def timeline_record(
@@ -195,6 +198,7 @@ def person_merge(*, survivor: Person, loser: Person, actor: User | None = None) 
         survivor, loser, moved = _merge_into(
             survivor=survivor, loser=loser, fills=PERSON_MERGE_FILLS
         )
+        people_search_refresh(person_ids=[survivor.pk, loser.pk])
         timeline_record(
             kind="person.merged",
             summary=f"Merged {loser} (#{loser.pk}) into this record",
@@ -217,6 +221,8 @@ def account_merge(*, survivor: Account, loser: Account, actor: User | None = Non
                 n for n in (survivor.culture_notes, loser.culture_notes) if n
             )
             survivor.save(update_fields=["culture_notes"])
+        # The loser's members now belong to the survivor: they are found by its name.
+        people_search_refresh(person_ids=survivor.memberships.values_list("person_id", flat=True))
         timeline_record(
             kind="account.merged",
             summary=f"Merged {loser.name} (#{loser.pk}) into this account",
@@ -225,6 +231,24 @@ def account_merge(*, survivor: Account, loser: Account, actor: User | None = Non
             data={"loser_id": loser.pk, "moved": moved},
         )
     return survivor
+
+
+SEARCHED_FIELDS = {"first_name", "last_name", "title", "role_own_words"}
+
+
+def people_search_refresh(*, person_ids: Iterable[int]) -> None:
+    """Rewrite these people's search text (`PersonSearch`) from what is stored now. Every write
+    that changes a name, title, own words, an address, a membership or the name of a member's
+    company calls it in its transaction: search reads nothing else."""
+    ids = sorted(set(person_ids))
+    for start in range(0, len(ids), SEARCH_CHUNK):
+        texts = people_search_texts(ids[start : start + SEARCH_CHUNK])
+        PersonSearch.objects.bulk_create(
+            [PersonSearch(person_id=pk, text=text) for pk, text in texts.items()],
+            update_conflicts=True,
+            unique_fields=["person"],
+            update_fields=["text"],
+        )
 
 
 def person_update(*, person: Person, changes: dict[str, Any], actor: User | None) -> Person:
@@ -262,6 +286,8 @@ def person_update(*, person: Person, changes: dict[str, Any], actor: User | None
         )
         person.updated_at = clock.now()
         person.save(update_fields=[*changed, "updated_at"])
+        if SEARCHED_FIELDS & set(changed):
+            people_search_refresh(person_ids=[person.pk])
         labels = [str(getattr(Person._meta.get_field(n), "verbose_name", n)) for n in changed]
         timeline_record(
             kind="person.updated",

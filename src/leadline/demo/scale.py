@@ -62,11 +62,13 @@ from leadline.core.models import (
     Person,
     PersonEmail,
     PersonPhone,
+    PersonSearch,
     Role,
     Team,
     TimelineEvent,
     User,
 )
+from leadline.core.selectors import search_text
 from leadline.demo import DEMO_PASSWORD, banks
 from leadline.demo.bulk import Table, indexes_set_aside
 from leadline.engagement.models import (
@@ -274,8 +276,9 @@ class _Writer:
 
     def __init__(self) -> None:
         models = (
-            Account, AccountDomain, Person, PersonEmail, PersonPhone, Membership, TimelineEvent,
-            Submission, Request, Consent, RequestRouting, Assignment, Ownership, Touch, Timer,
+            Account, AccountDomain, Person, PersonEmail, PersonPhone, Membership, PersonSearch,
+            TimelineEvent, Submission, Request, Consent, RequestRouting, Assignment, Ownership,
+            Touch, Timer,
             InboxItem, Handoff, PersonLifecycle, LifecycleChange, JourneyPosition,
             JourneyTransition, Conversation, Conversation.people.through,
             Conversation.sellers.through, Opportunity, Stakeholder,
@@ -394,6 +397,7 @@ class _Scale:
         self.reasons = list(RejectionReason.objects.values_list("pk", "name"))
         # The person's first request and its owner, for the handoff when they qualify.
         self.first_request: tuple[int, int | None, str, str, _Seller] | None = None
+        self.account_names: dict[int, str] = {}  # for the people's search text
         self.created_rng = _created_rng(seed)
 
     # -- helpers ------------------------------------------------------------------------------
@@ -431,6 +435,7 @@ class _Scale:
                 updated_at=created,
             )
             t[AccountDomain].add(account_id=account, domain=domain)
+            self.account_names[account] = name
             made.append((account, domain, country))
         return made
 
@@ -444,10 +449,11 @@ class _Scale:
         first, last = rng.choice(pools.first), rng.choice(pools.last)
         role = self._pick(pools.roles, self.role_cum) if rng.random() < 0.7 else None
         zones = banks.COUNTRIES[country][1]
+        own_words = role[0] if role and rng.random() < 0.5 else ""
         person = t[Person].add(
             first_name=first,
             last_name=last,
-            role_own_words=role[0] if role and rng.random() < 0.5 else "",
+            role_own_words=own_words,
             title=role[1] if role else "",
             cares_about=banks.CARES[role[2][0]][0] if role and rng.random() < 0.3 else "",
             personal_context=rng.choice(banks.PERSONAL_CONTEXT) if rng.random() < 0.03 else "",
@@ -476,6 +482,9 @@ class _Scale:
                 is_current=True,
                 created_at=created,
             )
+        company_name = self.account_names[company[0]] if company else ""
+        words = (first, last, role[1] if role else "", own_words, email, company_name)
+        t[PersonSearch].add(person_id=person, text=search_text(words))
         t[TimelineEvent].add(
             kind="person.created",
             summary=f"{first} {last} first appeared",

@@ -43,7 +43,7 @@ from leadline.core.models import (
     User,
 )
 from leadline.core.selectors import merge_survivor
-from leadline.core.services import audit_record
+from leadline.core.services import audit_record, people_search_refresh
 from leadline.engagement.models import Opportunity, OpportunityStatus
 from leadline.imports.mappings import (
     INFER_SAMPLE,
@@ -722,6 +722,7 @@ def _people_write(chunk: _Chunk) -> None:
         ),
         ignore_conflicts=True,
     )
+    people_search_refresh(person_ids=[person.pk for person in person_of.values()])
     Opportunity.objects.bulk_create(
         Opportunity(
             person=person_of[row],
