@@ -57,7 +57,7 @@ def test_a_promise_is_made_with_a_conversation_through_the_web_form(
     client = as_user(rep)
     form = _card(client.get(f"/people/{ann.pk}/").content.decode())  # the card is there…
     assert "Nothing promised to them is waiting." in form
-    page = client.get(f"/people/{ann.pk}/").content.decode()
+    page = client.get(f"/people/{ann.pk}/conversations/new/", headers=HX).content.decode()
     assert 'name="promise_1_what"' in page  # …and the conversation form asks
     assert re.search(r'<input type="date" name="promise_1_due"', page)
 

@@ -36,14 +36,22 @@ def test_the_person_page_offers_the_log_form_with_them_preselected(
     role_client: RoleClient, acme: tuple[Account, Person, Person]
 ) -> None:
     _account, ann, vera = acme
-    html = role_client(Role.SALES_REP).get(f"/people/{ann.pk}/").content.decode()
+    rep = role_client(Role.SALES_REP)
+    html = rep.get(f"/people/{ann.pk}/").content.decode()
 
     section = _section(html, "conversations")
-    assert f'action="/people/{ann.pk}/conversations/new/"' in section
-    assert re.search(rf'<input[^>]*value="{ann.pk}"[^>]*checked', section)
+    log_url = f"/people/{ann.pk}/conversations/new/"
+    # The form is fetched when its panel first opens; without JavaScript, a link to its page.
+    assert f'hx-get="{log_url}"' in section
+    assert 'hx-trigger="toggle once from:closest details"' in section
+    assert f'<a href="{log_url}">log it on a page of its own</a>' in section
+    form = rep.get(log_url, headers=HX).content.decode()
+    assert "<html" not in form
+    assert f'hx-post="{log_url}"' in form
+    assert re.search(rf'<input[^>]*value="{ann.pk}"[^>]*checked', form)
     # Her colleague at Acme can be ticked too, but is not preselected.
-    assert re.search(rf'<input[^>]*value="{vera.pk}"', section)
-    assert not re.search(rf'<input[^>]*value="{vera.pk}"[^>]*checked', section)
+    assert re.search(rf'<input[^>]*value="{vera.pk}"', form)
+    assert not re.search(rf'<input[^>]*value="{vera.pk}"[^>]*checked', form)
     assert "No conversations logged yet." in section
     assert "What they said hurts" in html
     assert "Nothing confirmed yet." in _section(html, "pains-said")
@@ -204,8 +212,10 @@ def test_the_account_page_lists_conversations_with_any_of_its_people_and_logs_th
     section = _section(page, "conversations")
     assert "Budget talk" in section
     assert "Not about Acme" not in section
-    assert f'action="/accounts/{account.pk}/conversations/new/"' in section
-    assert not re.search(r'<input[^>]*name="people"[^>]*checked', section)
+    assert f'hx-get="/accounts/{account.pk}/conversations/new/"' in section
+    form = rep.get(f"/accounts/{account.pk}/conversations/new/", headers=HX).content.decode()
+    assert f'action="/accounts/{account.pk}/conversations/new/"' in form
+    assert not re.search(r'<input[^>]*name="people"[^>]*checked', form)
 
     response = rep.post(
         f"/accounts/{account.pk}/conversations/new/",

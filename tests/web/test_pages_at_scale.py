@@ -23,6 +23,7 @@ from leadline.web import choices, inbox, queries, views
 from tests import factories
 
 RoleClient = Callable[[str], Client]
+HX = {"HX-Request": "true"}
 pytestmark = [pytest.mark.django_db]
 
 
@@ -165,7 +166,7 @@ def test_choices_of_a_large_company_offer_the_first_and_accept_any(
     assert Stakeholder.objects.filter(account=account, person=members[3]).exists()
 
     # The person page's conversation form offers the first two colleagues and the person.
-    page = html(rep.get(f"/people/{members[2].pk}/"))
+    page = html(rep.get(f"/people/{members[2].pk}/conversations/new/", headers=HX))
     ticked = re.findall(r'name="people" value="(\d+)"', page)
     assert ticked == [str(members[0].pk), str(members[1].pk), str(members[2].pk)]
 

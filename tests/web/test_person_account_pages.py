@@ -22,6 +22,7 @@ from leadline.journeys.models import Visibility
 from leadline.web import choices, conversations
 from tests import factories
 
+HX = {"HX-Request": "true"}
 RoleClient = Callable[[str], Client]
 pytestmark = [pytest.mark.django_db]
 
@@ -211,14 +212,16 @@ def test_the_account_page_counts_and_offers_from_the_roster(
     account, (adams, baker, clark, dunn, evans) = company
     factories.conversation(people=[adams], summary="Kick-off.")
 
-    page = html(role_client(Role.SALES_REP).get(f"/accounts/{account.pk}/"))
+    rep = role_client(Role.SALES_REP)
+    page = html(rep.get(f"/accounts/{account.pk}/"))
     assert '<span class="count">4</span>' in page  # Evans was merged away
     committee = page.split('id="committee"')[1].split("</section>")[0]
     assert re.findall(r'<option value="(\d+)"', committee) == [str(adams.pk), str(baker.pk)]
     assert "The first 2 of 4, by name." in committee
-    boxes = re.findall(r'name="people" value="(\d+)"', page)
+    form = html(rep.get(f"/accounts/{account.pk}/conversations/new/", headers=HX))
+    boxes = re.findall(r'name="people" value="(\d+)"', form)
     assert boxes == [str(adams.pk), str(baker.pk)]
-    assert "The first 2 of 4, by name." in page.split('id="conversations"')[1]
+    assert "The first 2 of 4, by name." in form
     filter_people = page.split('id="account-timeline"')[1].split("</form>")[0]
     offered = re.findall(r'<option value="(\d+)"', filter_people)
     assert offered == [str(p.pk) for p in (adams, baker, clark, dunn, evans)]
@@ -229,8 +232,9 @@ def test_the_conversation_form_writes_each_box_as_django_does(
 ) -> None:
     """Each box of "Who took part": its own id, label and value; the person's ticked."""
     _, (adams, baker, *_) = company
-    page = html(role_client(Role.SALES_REP).get(f"/people/{baker.pk}/"))
-    part = page.split('id="conversations"')[1]
+    part = html(
+        role_client(Role.SALES_REP).get(f"/people/{baker.pk}/conversations/new/", headers=HX)
+    )
     assert (
         f'<label class="choice" for="conversation-people_1"><input type="checkbox" '
         f'name="people" value="{baker.pk}" id="conversation-people_1" checked> A Baker</label>'

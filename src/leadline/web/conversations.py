@@ -242,13 +242,8 @@ def conversations_context(
         "conversation_log_url": log_url,
         "may_log_conversations": may_log,
         "may_decide_pains": may_log,
-        "conversation_form": (
-            form
-            if form is not None
-            else _conversation_form(request, person=person, account=account)
-            if may_log
-            else None
-        ),
+        # Given after a refused log; else fetched when the panel opens (`_log`, htmx).
+        "conversation_form": form,
     }
     if person is not None:
         context["pains_said"] = pains_said_visible(
@@ -276,6 +271,14 @@ def _log(request: HttpRequest, *, person: Person | None, account: Account | None
     form_account = person_account(person) if person is not None else account
     if request.method == "GET":
         form = _conversation_form(request, person=person, account=form_account)
+        if is_htmx(request):  # the form alone, into the page's Conversations panel
+            response = render(
+                request,
+                "web/_conversation_form.html",
+                {"form": form, "conversation_log_url": request.path},
+            )
+            patch_vary_headers(response, ["HX-Request"])
+            return response
         return _log_page(request, person=person, account=account, form=form, detail=detail)
     form = _conversation_form(request, person=person, account=form_account, data=request.POST)
     conversation = None
