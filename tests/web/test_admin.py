@@ -70,3 +70,29 @@ def test_raw_records_are_read_only(client: Client) -> None:
     page = client.get(f"/admin/capture/submission/{submission.pk}/change/")
     assert page.status_code == 200
     assert 'name="payload"' not in page.content.decode()
+
+
+def test_an_admin_edit_of_an_address_or_membership_keeps_search_in_step(client: Client) -> None:
+    from leadline.core.models import Membership, PersonEmail
+    from leadline.core.selectors import people_search, people_search_stale
+
+    person = factories.person(first_name="Ann")
+    globex = factories.account(name="Globex Holdings")
+    client.force_login(factories.user(role=Role.ADMIN))
+    stamp = {"created_at_0": "2026-11-24", "created_at_1": "09:00:00"}
+    added = client.post(
+        "/admin/core/personemail/add/",
+        {"email": "ann@initech.example", "person": person.pk, **stamp},
+    )
+    assert added.status_code == 302, added.content.decode()[:2000]
+    joined = client.post(
+        "/admin/core/membership/add/",
+        {"person": person.pk, "account": globex.pk, "is_current": "on", **stamp},
+    )
+    assert joined.status_code == 302, joined.content.decode()[:2000]
+    assert list(people_search(query="initech globex")) == [person]
+    membership = Membership.objects.get(person=person, account=globex)
+    client.post(f"/admin/core/membership/{membership.pk}/delete/", {"post": "yes"})
+    assert list(people_search(query="globex")) == []
+    assert PersonEmail.objects.filter(person=person).count() == 2
+    assert people_search_stale() == []

@@ -20,11 +20,13 @@ from leadline.core.models import (
     Person,
     PersonEmail,
     PersonPhone,
+    PersonSearch,
     Team,
     TimelineEvent,
     User,
 )
 from leadline.core.permissions import access_admin
+from leadline.core.services import people_search_refresh
 
 
 def _admin_site_has_permission(request: HttpRequest) -> bool:
@@ -79,6 +81,33 @@ class ReadOnly(AdminRoleOnly):
         return False
 
 
+class KeepsSearch:
+    """An admin's edit of a name, an address, a membership or a company's name changes what
+    people are found by: their search text is rewritten after the save or delete, as the
+    services do (`people_search_refresh`)."""
+
+    def searched_people(self, obj: Any) -> list[int]:
+        if isinstance(obj, Person):
+            return [obj.pk]
+        if isinstance(obj, Account):
+            return list(obj.memberships.values_list("person_id", flat=True))
+        return [obj.person_id]  # an address or a membership
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)  # type: ignore[misc]
+        people_search_refresh(person_ids=self.searched_people(form.instance))
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        people = self.searched_people(obj)
+        super().delete_model(request, obj)  # type: ignore[misc]
+        people_search_refresh(person_ids=people)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        people = [pk for obj in queryset for pk in self.searched_people(obj)]
+        super().delete_queryset(request, queryset)  # type: ignore[misc]
+        people_search_refresh(person_ids=people)
+
+
 @admin.register(User)
 class LeadlineUserAdmin(AdminRoleOnly, UserAdmin):  # type: ignore[type-arg]
     list_display = ("username", "first_name", "last_name", "email", "role", "team", "is_active")
@@ -127,7 +156,7 @@ class AccountMembershipInline(AdminRoleOnly, admin.TabularInline[Membership, Acc
 
 
 @admin.register(Account)
-class AccountAdmin(AdminRoleOnly, admin.ModelAdmin[Account]):
+class AccountAdmin(KeepsSearch, AdminRoleOnly, admin.ModelAdmin[Account]):
     list_display = ("name", "industry", "employees", "country", "created_at", "merged_into")
     list_filter = ("industry", "country")
     search_fields = ("name", "domains__domain")
@@ -163,7 +192,7 @@ class PersonMembershipInline(AdminRoleOnly, admin.TabularInline[Membership, Pers
 
 
 @admin.register(Person)
-class PersonAdmin(AdminRoleOnly, admin.ModelAdmin[Person]):
+class PersonAdmin(KeepsSearch, AdminRoleOnly, admin.ModelAdmin[Person]):
     list_display = ("__str__", "role_own_words", "title", "country", "created_at", "merged_into")
     list_filter = ("preferred_channel", "country")
     search_fields = ("first_name", "last_name", "emails__email", "role_own_words", "title")
@@ -173,7 +202,7 @@ class PersonAdmin(AdminRoleOnly, admin.ModelAdmin[Person]):
 
 
 @admin.register(PersonEmail)
-class PersonEmailAdmin(AdminRoleOnly, admin.ModelAdmin[PersonEmail]):
+class PersonEmailAdmin(KeepsSearch, AdminRoleOnly, admin.ModelAdmin[PersonEmail]):
     list_display = ("email", "person", "is_primary", "created_at")
     list_filter = ("is_primary",)
     search_fields = ("email",)
@@ -188,11 +217,20 @@ class PersonPhoneAdmin(AdminRoleOnly, admin.ModelAdmin[PersonPhone]):
 
 
 @admin.register(Membership)
-class MembershipAdmin(AdminRoleOnly, admin.ModelAdmin[Membership]):
+class MembershipAdmin(KeepsSearch, AdminRoleOnly, admin.ModelAdmin[Membership]):
     list_display = ("person", "account", "title", "is_current", "created_at")
     list_filter = ("is_current",)
     search_fields = ("person__last_name", "person__emails__email", "account__name", "title")
     raw_id_fields = ("person", "account")
+
+
+@admin.register(PersonSearch)
+class PersonSearchAdmin(ReadOnly, admin.ModelAdmin[PersonSearch]):
+    """What people search reads, for looking into a search that finds too much or too little."""
+
+    list_display = ("person", "text")
+    search_fields = ("text",)
+    raw_id_fields = ("person",)
 
 
 @admin.register(TimelineEvent)
