@@ -114,6 +114,8 @@ class LiveLeadline:
     )
     postgres_database: str | None = None
     postgres_admin_url: str | None = dataclasses.field(default=None, repr=False)
+    # The arguments each process was started with, to start it again (`restart`).
+    commands: dict[str, list[str]] = dataclasses.field(default_factory=dict, repr=False)
     # The SMTP server its mail goes to, when the fixture gave it one.
     smtp: Any = None
     _owns_data_dir: bool = False
@@ -179,6 +181,23 @@ class LiveLeadline:
         """Names of the processes that are no longer running."""
         return [name for name, process in self.processes.items() if process.poll() is not None]
 
+    def kill(self, name: str) -> None:
+        """SIGKILL process NAME and everything it started (gunicorn's workers): a crash, with no
+        chance to finish anything (tests/faults)."""
+        process = self.processes[name]
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=STOP_TIMEOUT)
+
+    def restart(self, name: str, *, timeout: float = START_TIMEOUT) -> None:
+        """Start process NAME again with the arguments it was first started with; for the web
+        server, wait until it answers."""
+        if self.processes[name].poll() is None:
+            raise RuntimeError(f"leadline {name} is still running")
+        _spawn(self, name, self.commands[name])
+        if name == "serve":
+            _wait_healthy(self, timeout)
+
 
 def server_env(
     *,
@@ -225,6 +244,7 @@ def _wait_healthy(server: LiveLeadline, timeout: float) -> None:
 
 
 def _spawn(server: LiveLeadline, name: str, args: Sequence[str]) -> None:
+    server.commands[name] = list(args)
     with server.log_path(name).open("ab") as log:
         # A session of its own, so stopping takes gunicorn's workers along and nothing leaks.
         server.processes[name] = subprocess.Popen(
@@ -248,15 +268,19 @@ def server_start(
     worker: bool = True,
     extra_env: dict[str, str] | None = None,
     timeout: float = START_TIMEOUT,
+    postgres_url: str | None = None,
 ) -> LiveLeadline:
-    """Migrate a fresh database, load demo data, start the web server (and the worker)."""
+    """Migrate a fresh database, load demo data, start the web server (and the worker).
+
+    `postgres_url`: the PostgreSQL server to make the database on, instead of the one of
+    LEADLINE_DATABASE_URL (tests/faults starts a private one it can stop)."""
     owns_data_dir = data_dir is None
     if data_dir is None:
         data_dir = Path(tempfile.mkdtemp(prefix="leadline-live-"))
     data_dir.mkdir(parents=True, exist_ok=True)
 
     postgres_database = postgres_admin_url = None
-    database_url = os.environ.get("LEADLINE_DATABASE_URL") or None
+    database_url = postgres_url or os.environ.get("LEADLINE_DATABASE_URL") or None
     if database_url and database_url.startswith(("postgres://", "postgresql://")):
         postgres_admin_url = database_url
         postgres_database = _postgres_database_create(postgres_admin_url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import gc
 import os
@@ -20,11 +21,14 @@ OURS = {
     "serve": "run the web server (gunicorn, several processes) for production",
     "worker": "run the background worker (queued tasks and periodic sweeps)",
     "demo-data": "generate deterministic demo data (--people N --seed S)",
-    "token": "create an API token for a user (--user NAME)",
+    "token": "API tokens: create (--user NAME [--scope read]), list, revoke",
     "doctor": "check configuration, database, mail and background work",
     "leaks": "list dropped requests and records still held by leavers (exit 1 if any)",
     "inbound-poll": "read the mailbox of LEADLINE_IMAP_URL once: replies and bounces",
     "import": "import a CSV file (FILE --mapping NAME_OR_PATH; --list-presets; --resume JOB)",
+    "backup": "back up the database and uploaded files into one file ([PATH])",
+    "restore": "restore a backup made by `leadline backup` (PATH [--yes])",
+    "unlock": "end a login lockout now (USERNAME, or --address IP; --list shows current ones)",
 }
 
 
@@ -103,6 +107,9 @@ def _sweeps() -> None:
     from leadline.relationships.capacity import capacity_alerts_check
 
     capacity_alerts_check()  # capacity: alert sellers at 90% of their cap; clear those below
+    from leadline.privacy.services import retention_prune
+
+    retention_prune()  # privacy: old anonymous events, raw batches and payloads, in batches
     wal_checkpoint(connection)
 
 
@@ -217,8 +224,37 @@ def worker(argv: Sequence[str]) -> int:
     threading.Thread(
         target=_deadlines_forever, args=(_cadence_steps(), "cadence steps"), daemon=True
     ).start()
-    call_command("db_worker", "--interval", str(args.interval), "--no-startup-delay")
+    _db_worker_forever(args.interval)
     return 0
+
+
+# How long the worker waits before polling again after the database went away.
+DATABASE_RETRY_SECONDS = 1.0
+
+
+def _db_worker_forever(interval: float) -> None:
+    """Run the task loop; when the database goes away (restarted, failed over, network), wait
+    and start the loop again instead of exiting. The task that was running is left marked
+    running: what it was doing is found again by the safety nets (a submission stays received,
+    a mail is claimed for at most its hold). A signal (SIGTERM, Ctrl-C) ends the loop as usual.
+    """
+    import logging
+
+    from django.core.management import call_command
+    from django.db import DatabaseError, close_old_connections, connections
+
+    log = logging.getLogger("leadline.worker")
+    while True:
+        try:
+            call_command("db_worker", "--interval", str(interval), "--no-startup-delay")
+            return
+        except DatabaseError as exc:
+            log.warning("database unavailable (%s: %s); retrying", type(exc).__name__, exc)
+        for connection in connections.all(initialized_only=True):
+            with contextlib.suppress(DatabaseError):
+                connection.close()
+        close_old_connections()
+        time.sleep(DATABASE_RETRY_SECONDS)
 
 
 def demo(argv: Sequence[str]) -> int:
@@ -431,6 +467,66 @@ def import_(argv: Sequence[str]) -> int:
     return 0
 
 
+def _size(size: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return str(size)  # pragma: no cover
+
+
+def backup(argv: Sequence[str]) -> int:
+    """`leadline backup [PATH]`: safe while the web and the worker run. Exit 2 on bad input."""
+    parser = argparse.ArgumentParser(prog="leadline backup", description=OURS["backup"])
+    parser.add_argument(
+        "path", nargs="?", help="file (or folder) to write; default: DATA_DIR/backups/"
+    )
+    args = parser.parse_args(argv)
+    _django_setup()
+    from pathlib import Path
+
+    from leadline.core import backups
+
+    try:
+        made = backups.backup(path=Path(args.path) if args.path else None)
+    except backups.BackupError as exc:
+        print(f"leadline backup: {exc}", file=sys.stderr)
+        return 2
+    files = "1 uploaded file" if made.media_files == 1 else f"{made.media_files} uploaded files"
+    print(f"Backed up the {made.database} database and {files} to {made.path}")
+    print(f"Size: {_size(made.size)}. Restore with: leadline restore {made.path}")
+    return 0
+
+
+def restore(argv: Sequence[str]) -> int:
+    """`leadline restore PATH [--yes]`: refuses to replace data without --yes (exit 2)."""
+    parser = argparse.ArgumentParser(prog="leadline restore", description=OURS["restore"])
+    parser.add_argument("path", help="a file made by `leadline backup` (or a bare SQLite file "
+                        "or pg_dump --format=custom file)")  # fmt: skip
+    parser.add_argument(
+        "--yes", action="store_true", help="replace the data the database holds now"
+    )
+    args = parser.parse_args(argv)
+    _django_setup()
+    from pathlib import Path
+
+    from leadline.core import backups
+
+    try:
+        done = backups.restore(path=Path(args.path), overwrite=args.yes)
+    except backups.BackupError as exc:
+        print(f"leadline restore: {exc}", file=sys.stderr)
+        return 2
+    made = f" made {done.created_at}" if done.created_at else ""
+    print(f"Restored the {done.database} database from {args.path} ({done.kind}{made}).")
+    if done.media_files is not None:
+        print(f"Uploaded files: {done.media_files} restored.")
+    if done.media_kept is not None:
+        print(f"The uploaded files that were there before are kept in {done.media_kept}")
+    print("Run `leadline migrate` if the backup comes from an older release, then start Leadline.")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in {"-h", "--help", "help"}:
@@ -447,6 +543,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return doctor(rest)
     if command == "import":
         return import_(rest)
+    if command == "backup":
+        return backup(rest)
+    if command == "restore":
+        return restore(rest)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadline.settings")
     from django.core.management import execute_from_command_line
 

@@ -38,7 +38,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, QuerySet
 from django.utils.module_loading import import_string
 
@@ -58,7 +58,7 @@ from leadline.notify.signing import webhook_signature
 logger = logging.getLogger(__name__)
 
 # After the n-th failed attempt, wait the n-th delay (the last one repeats).
-MAIL_RETRY_DELAYS = tuple(dt.timedelta(seconds=s) for s in (30, 120, 600, 1800, 7200))
+MAIL_RETRY_DELAYS = tuple(dt.timedelta(seconds=s) for s in settings.NOTIFY_MAIL_RETRY_DELAYS)
 WEBHOOK_RETRY_DELAYS = tuple(dt.timedelta(seconds=s) for s in (10, 60, 300, 1800, 7200))
 # How long one attempt may hold a row before another worker assumes its sender died.
 MAIL_HOLD = dt.timedelta(minutes=5)
@@ -220,6 +220,11 @@ def _claim_many(
         for pk in pks:
             row = due.pop(pk, None)
             if row is None:
+                continue
+            if isinstance(row, OutgoingMail) and row.sent_at is not None:
+                # The email backend took it, and its sender died before recording the round
+                # (see `_mail_accepted_mark`): sent, not to be sent again.
+                _settle(row, retries=retries, error=None, on_done=on_done)
                 continue
             if row.attempts >= retries.max_attempts:
                 # The last allowed attempt's sender died before it could say how it went.
@@ -541,6 +546,24 @@ def _mail_backend_close(backend: BaseEmailBackend) -> None:
         logger.warning("closing the email backend's connection: %s: %s", type(exc).__name__, exc)
 
 
+def _mail_accepted_mark(mail: OutgoingMail, *, sent_at: dt.datetime) -> None:
+    """Note on the claimed row, at once and on its own, that the email backend took the mail.
+
+    The round records its mails together only after sending them all; a worker killed before
+    that would leave every mail of the round to be sent again after its hold. With this mark a
+    later claim sees the mail went (`_claim_many` settles it as sent), so a crash resends at
+    most the mail whose mark had not committed yet: the milliseconds between the server's
+    "250 OK" and this update. The mark is only written while our claim still holds the row.
+    If it cannot be written the round's record still says how it went.
+    """
+    try:
+        OutgoingMail.objects.filter(
+            pk=mail.pk, status=SendStatus.SENDING, attempts=mail.attempts
+        ).update(sent_at=sent_at)
+    except DatabaseError as exc:
+        logger.warning("mail %s sent; noting it at once failed: %s", mail.pk, exc)
+
+
 class _MailSender:
     """Sends mails over one connection to the email backend, opened at the first mail and again
     after an error that broke it. When it cannot be opened, every mail after that gets the
@@ -576,7 +599,9 @@ class _MailSender:
             return _Outcome(error=error, permanent=_mail_error_is_permanent(exc))
         if not sent:
             return _Outcome(error="the email backend sent nothing")
-        return _Outcome(error=None, fields={"sent_at": clock.now()})
+        sent_at = clock.now()
+        _mail_accepted_mark(mail, sent_at=sent_at)
+        return _Outcome(error=None, fields={"sent_at": sent_at})
 
     def _open(self) -> BaseEmailBackend | None:
         if self._backend is None and self._unreachable is None:
