@@ -29,6 +29,8 @@ def fill_in_as_prospect(page: Page, *, email: str, own_words: str) -> None:
     page.get_by_label("Company").fill("Brightwater Logistics")
     page.get_by_label("What do you do, in your own words?").fill(own_words)
     page.get_by_label("Please have someone contact me").check()
+    # A person's pace: sent back sooner than CAPTURE_MIN_FILL_SECONDS, a form is a bot's.
+    page.wait_for_timeout(2100)
 
 
 def download_is_the_pdf(page: Page, link_name: str, tmp_path: Path) -> None:

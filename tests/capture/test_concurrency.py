@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import factories
 from tests.server import LiveLeadline
 
 pytestmark = pytest.mark.server
@@ -55,27 +56,6 @@ def _counts_when_processed(server: LiveLeadline, domain: str, expected: int) -> 
     return counts
 
 
-def _submission(schema: dict[str, Any], *, email: str, n: int) -> dict[str, Any]:
-    """A valid submission for whatever fields the form asks for."""
-    data: dict[str, Any] = {"email": email, "contact_me": True, "consent": True}
-    for field in schema["fields"]:
-        name, kind = field["name"], field["type"]
-        if name in data or not field["required"]:
-            continue
-        if kind == "checkbox":
-            data[name] = True
-        elif kind == "select":
-            data[name] = field["options"][0]
-        elif kind == "number":
-            data[name] = n
-        elif kind == "tel":
-            data[name] = "+44 20 7946 0958"
-        else:
-            data[name] = f"Concurrent {n}"
-    data["first_name"] = f"Concurrent{n}"
-    return data
-
-
 @pytest.fixture(scope="module")
 def schema(live_leadline: LiveLeadline) -> dict[str, Any]:
     response = httpx.get(f"{live_leadline.url}f/{FORM}/schema.json", timeout=10)
@@ -100,7 +80,7 @@ def test_200_concurrent_submissions_all_land(
     live_leadline: LiveLeadline, schema: dict[str, Any]
 ) -> None:
     domain = f"concurrency-{uuid.uuid4().hex[:8]}.example"
-    bodies = [_submission(schema, email=f"buyer{n}@{domain}", n=n) for n in range(200)]
+    bodies = [factories.submission_for(schema, email=f"buyer{n}@{domain}", n=n) for n in range(200)]
 
     responses = _post_all(f"{live_leadline.url}f/{FORM}/", bodies)
 
@@ -136,7 +116,7 @@ def test_one_submission_posted_20_times_at_once_is_stored_once(
     live_leadline: LiveLeadline, schema: dict[str, Any]
 ) -> None:
     domain = f"retry-{uuid.uuid4().hex[:8]}.example"
-    body = _submission(schema, email=f"impatient@{domain}", n=0)
+    body = factories.submission_for(schema, email=f"impatient@{domain}", n=0)
 
     responses = _post_all(
         f"{live_leadline.url}f/{FORM}/", [body] * 20, headers={"Idempotency-Key": uuid.uuid4().hex}

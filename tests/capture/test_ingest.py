@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from typing import Any
 
 import pytest
 from django.test import Client
 
 from leadline.capture.models import Request, Submission
+from leadline.core import clock
 from leadline.core.models import Person
 from tests import factories
 
@@ -20,6 +22,12 @@ def post_json(client: Client, slug: str, data: Any, **headers: str) -> Any:
     return client.post(
         f"/f/{slug}/", data=json.dumps(data), content_type="application/json", headers=headers
     )
+
+
+def hidden_fields(page: Any) -> dict[str, str]:
+    """The hosted page's hidden fields (its idempotency key and render token), as posted back."""
+    html = page.content.decode()
+    return dict(re.findall(r'<input type="hidden" name="(_\w+)" value="([^"]*)"', html))
 
 
 def nothing_stored() -> bool:
@@ -164,7 +172,11 @@ def test_cross_origin_json_is_allowed_for_listed_origins_only(client: Client) ->
     assert preflight["Access-Control-Allow-Origin"] == "https://www.acme.example"
     assert "Idempotency-Key" in preflight["Access-Control-Allow-Headers"]
     allowed = post_json(
-        client, form.slug, factories.submission_data(), Origin="https://www.acme.example"
+        client,
+        form.slug,
+        factories.submission_data(),
+        Origin="https://www.acme.example",
+        **{"Idempotency-Key": "acme-1"},
     )
     assert allowed.status_code == 201
     assert allowed["Access-Control-Allow-Origin"] == "https://www.acme.example"
@@ -188,12 +200,18 @@ class TestBrowserFormPost:
     def test_valid_post_redirects_to_thanks_with_download(self, run_worker: Any) -> None:
         form = factories.form()
         client = Client(enforce_csrf_checks=True)
-        page = client.get(f"/f/{form.slug}/?utm_source=linkedin&utm_campaign=close-faster")
+        with clock.frozen_at(factories.MONDAY_10):
+            page = client.get(f"/f/{form.slug}/?utm_source=linkedin&utm_campaign=close-faster")
         assert page.status_code == 200
         token = page.cookies["csrftoken"].value
-        data = {**factories.submission_data(contact_me="on"), "csrfmiddlewaretoken": token}
+        data = {
+            **factories.submission_data(contact_me="on"),
+            "csrfmiddlewaretoken": token,
+            **hidden_fields(page),
+        }
         data["utm_source"] = "linkedin"
-        response = client.post(f"/f/{form.slug}/", data=data)
+        with clock.frozen_at(factories.MONDAY_10 + dt.timedelta(seconds=20)):
+            response = client.post(f"/f/{form.slug}/", data=data)
         assert response.status_code == 302
         thanks = client.get(response["Location"])
         assert thanks.status_code == 200
@@ -206,11 +224,19 @@ class TestBrowserFormPost:
     def test_invalid_post_shows_the_form_again_with_inline_errors(self) -> None:
         form = factories.form()
         client = Client(enforce_csrf_checks=True)
-        token = client.get(f"/f/{form.slug}/").cookies["csrftoken"].value
-        response = client.post(
-            f"/f/{form.slug}/",
-            data={"email": "nope", "first_name": "", "csrfmiddlewaretoken": token},
-        )
+        with clock.frozen_at(factories.MONDAY_10):
+            page = client.get(f"/f/{form.slug}/")
+        token = page.cookies["csrftoken"].value
+        with clock.frozen_at(factories.MONDAY_10 + dt.timedelta(seconds=20)):
+            response = client.post(
+                f"/f/{form.slug}/",
+                data={
+                    "email": "nope",
+                    "first_name": "",
+                    "csrfmiddlewaretoken": token,
+                    **hidden_fields(page),
+                },
+            )
         assert response.status_code == 400
         html = response.content.decode()
         assert 'id="e-email"' in html

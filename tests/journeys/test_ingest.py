@@ -95,12 +95,16 @@ def test_other_content_types_get_400(client: Client) -> None:
     assert nothing_stored()
 
 
-def test_a_preflight_is_answered_for_the_origin(client: Client) -> None:
+def test_a_preflight_is_answered_for_a_listed_origin_only(client: Client) -> None:
+    factories.tracking_site(allowed_origins="https://www.customer.example")
     response = client.options("/t/collect", headers={"Origin": "https://www.customer.example"})
     assert response.status_code == 204
     assert response["Access-Control-Allow-Origin"] == "https://www.customer.example"
     assert "POST" in response["Access-Control-Allow-Methods"]
     assert response["Access-Control-Allow-Headers"] == "Content-Type"
+    other = client.options("/t/collect", headers={"Origin": "https://evil.example"})
+    assert other.status_code == 403
+    assert "Access-Control-Allow-Origin" not in other
 
 
 def test_only_post_is_taken(client: Client) -> None:

@@ -20,7 +20,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import get_script_prefix, reverse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -34,12 +34,21 @@ from leadline.capture.validation import (
     submission_clean,
 )
 from leadline.core import clock
-from leadline.core.links import public_url
-from leadline.core.ratelimit import client_ip, rate_limited
+from leadline.core.links import own_origins, public_url
+from leadline.core.ratelimit import (
+    DATABASE_DOWN,
+    client_ip,
+    database_unavailable,
+    rate_limited,
+    retry_after,
+)
 
 logger = logging.getLogger(__name__)
 SPEC_CACHE_SECONDS = 10
 THANKS_SALT = "leadline.capture.thanks"
+# The hosted form's hidden field and the embed's body field carrying fill_token().
+RENDERED_FIELD = "_rendered"
+_FILL_SIGNER = signing.Signer(salt="leadline.capture.rendered")
 
 
 def form_spec(slug: str) -> FormSpec | None:
@@ -80,6 +89,7 @@ def _cors(response: HttpResponse, origin: str) -> HttpResponse:
         response["Access-Control-Allow-Origin"] = origin
         response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
         response["Access-Control-Allow-Headers"] = "Content-Type, Idempotency-Key"
+        response["Access-Control-Expose-Headers"] = "Retry-After"
         response["Access-Control-Max-Age"] = "600"
         response["Vary"] = "Origin"
     return response
@@ -165,13 +175,111 @@ def _csrf_protected(request: HttpRequest) -> HttpResponse:
     return HttpResponse()
 
 
+def _origin_ok(request: HttpRequest, spec: FormSpec, origin: str) -> bool:
+    """Listed sites, and the product's own pages (the hosted form); nothing else (issue 9)."""
+    return spec.origin_allowed(origin) or origin.rstrip("/") in own_origins(request)
+
+
+def fill_token(form_id: int) -> str:
+    """The signed moment a form was shown (the hosted page, the embed's schema): a submission
+    sent back sooner than CAPTURE_MIN_FILL_SECONDS was filled by a bot."""
+    issued = int(clock.now().timestamp() * 1000)
+    return _FILL_SIGNER.sign_object([form_id, issued], compress=False)
+
+
+def fill_check(request: HttpRequest, spec: FormSpec, data: dict[str, Any]) -> str | None:
+    """None when the submission may be stored, else why it looks like a bot's.
+
+    The rule (docs/deploy.md, "Bots and other sites"): a submission carrying a render token is
+    checked (signed, for this form, older than the minimum, younger than the maximum). Without
+    one, a hosted-form post (it always carries one) and a browser's JSON post (an Origin) with no
+    Idempotency-Key header are a bot's; an API or server-to-server post is stored as before.
+    Signatures only: no database read.
+    """
+    token = data.get(RENDERED_FIELD)
+    if not token:
+        if request.content_type != "application/json":
+            return "a hosted-form post without its render token"
+        if request.META.get("HTTP_ORIGIN") and not request.META.get("HTTP_IDEMPOTENCY_KEY"):
+            return "a browser post without a render token or Idempotency-Key"
+        return None
+    try:
+        form_id, issued = _FILL_SIGNER.unsign_object(str(token))
+        age = clock.now().timestamp() - int(issued) / 1000
+    except (signing.BadSignature, ValueError, TypeError):
+        return "a forged or damaged render token"
+    if form_id != spec.id:
+        return "another form's render token"
+    if age < settings.CAPTURE_MIN_FILL_SECONDS:
+        return f"filled in {max(age, 0):.2f} s"
+    if age > settings.CAPTURE_FILL_TOKEN_MAX_AGE:
+        return f"a render token {age / 3600:.0f} h old"
+    return None
+
+
+def _dropped(request: HttpRequest, spec: FormSpec, origin: str, why: str) -> HttpResponse:
+    """A bot's submission: answered as if stored (so it learns nothing), kept nowhere, counted."""
+    try:
+        dropped = cache.incr(f"capture:dropped:{spec.id}")
+    except ValueError:
+        cache.set(f"capture:dropped:{spec.id}", 1, timeout=None)
+        dropped = 1
+    logger.warning(
+        "capture: dropped a submission to form %s as a bot's (%s) from %s; %s so far",
+        spec.slug,
+        why,
+        client_ip(request),
+        dropped,
+    )
+    if _wants_html(request):
+        return render(request, "capture/received.html", {"title": "Thank you"})
+    body = {"id": 0, "status": "received", "duplicate": False}
+    return _cors(JsonResponse(body, status=201), origin)
+
+
+def dropped_count(form_id: int) -> int:
+    """Submissions to the form this process dropped as bots' (since it started; logged too)."""
+    return int(cache.get(f"capture:dropped:{form_id}") or 0)
+
+
 @csrf_exempt  # CSRF is checked below for browser form posts; JSON posts rely on CORS preflight.
 def form_submit(request: HttpRequest, slug: str) -> HttpResponse:
+    try:
+        return _form_submit(request, slug)
+    except DATABASE_DOWN as exc:
+        logger.warning("capture: form %s: the database could not store (%s); 503", slug, exc)
+        return _unavailable(request, slug)
+
+
+def _unavailable(request: HttpRequest, slug: str) -> HttpResponse:
+    """503 + Retry-After. A hosted-form post gets a page that sends the same post again (same
+    key, same token); JSON gets the message, with CORS only for an origin known to be allowed
+    (from the cached form: the database is not asked again)."""
+    seconds = settings.PUBLIC_RETRY_AFTER_SECONDS
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        fields = [(k, v) for k, v in request.POST.items()]
+        response = render(
+            request,
+            "capture/unavailable.html",
+            {"fields": fields, "action": request.path, "seconds": seconds},
+            status=503,
+        )
+        response["Retry-After"] = str(seconds)
+        return response
+    answer = database_unavailable("Your submission")
+    origin = request.META.get("HTTP_ORIGIN", "")
+    spec: FormSpec | None = cache.get(f"capture:form:{slug}")
+    if origin and spec is not None and _origin_ok(request, spec, origin):
+        _cors(answer, origin)
+    return answer
+
+
+def _form_submit(request: HttpRequest, slug: str) -> HttpResponse:
     origin = request.headers.get("Origin", "")
     spec = form_spec(slug)
     if spec is None:
         return _cors(_error(404, f"no active form {slug!r}"), origin)
-    if origin and not spec.origin_allowed(origin):
+    if origin and not _origin_ok(request, spec, origin):
         return _error(403, f"origin {origin} may not post to this form")
     if request.method == "OPTIONS":
         return _cors(HttpResponse(status=204), origin)
@@ -187,11 +295,18 @@ def form_submit(request: HttpRequest, slug: str) -> HttpResponse:
     if too_big:
         return _cors(_error(413, f"body over {limit} bytes"), origin)
 
-    wait = rate_limited(scope="capture", key=client_ip(request), rate=settings.CAPTURE_RATE_LIMIT)
+    ip = client_ip(request)
+    wait = rate_limited(scope="capture", key=ip, rate=settings.CAPTURE_RATE_LIMIT)
     if wait is not None:
         response = _error(429, "too many submissions from this address; try again shortly")
-        response["Retry-After"] = str(wait)
-        return _cors(response, origin)
+        return _cors(retry_after(response, wait), origin)
+    # However many addresses it comes from, a flood to one form is held back too.
+    wait = rate_limited(
+        scope="capture-form", key=str(spec.id), rate=settings.CAPTURE_FORM_RATE_LIMIT
+    )
+    if wait is not None:
+        response = _error(429, "too many submissions to this form; try again shortly")
+        return _cors(retry_after(response, wait), origin)
 
     is_form_post = request.content_type in (
         "application/x-www-form-urlencoded",
@@ -211,6 +326,9 @@ def form_submit(request: HttpRequest, slug: str) -> HttpResponse:
         return _cors(
             _error(400, "rejected", {HONEYPOT_FIELD: "This field must be left empty."}), origin
         )
+    bot = fill_check(request, spec, data)
+    if bot is not None:
+        return _dropped(request, spec, origin, bot)
 
     clean, errors = submission_clean(spec, data)
     if errors:
@@ -224,7 +342,7 @@ def form_submit(request: HttpRequest, slug: str) -> HttpResponse:
     if len(key) > 200:
         return _cors(_error(400, "Idempotency-Key: at most 200 characters"), origin)
     meta = {
-        "ip": client_ip(request),
+        "ip": ip,
         "user_agent": request.headers.get("User-Agent", "")[:500],
         "origin": origin,
         "channel": "form_post" if is_form_post else "json",
@@ -254,6 +372,9 @@ def submission_store(
     # enclosing transaction on PostgreSQL.
     sqlite = connection.vendor == "sqlite"
     with connection.cursor() as cursor:
+        if sqlite:
+            # A visitor waits at most this long for the write lock; then 503 and their retry.
+            cursor.cursor.lock_wait = settings.PUBLIC_DB_LOCK_WAIT_SECONDS
         cursor.execute(
             f"INSERT INTO {table} (form_id, idempotency_key, received_at, payload, meta,"  # noqa: S608
             " status, attempts, last_error) VALUES (%s, %s, %s, %s, %s, %s, 0, '')"

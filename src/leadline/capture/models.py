@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
 
 from leadline.core import clock
+from leadline.core.links import origin_listed
 from leadline.core.models import Account, Person, User
 
 
@@ -63,7 +66,8 @@ def validate_field_specs(value: Any) -> None:
 
 
 def origin_allowed(allowed: tuple[str, ...], origin: str) -> bool:
-    return not allowed or origin.rstrip("/") in allowed
+    """Whether another site's `origin` is listed (nothing listed: none is; see origin_listed)."""
+    return origin_listed(allowed, origin)
 
 
 class Asset(models.Model):
@@ -106,7 +110,8 @@ class Form(models.Model):
     journey = models.CharField(max_length=200, blank=True)
     allowed_origins = models.TextField(
         blank=True,
-        help_text="Sites that may embed this form, one origin per line; empty: any site",
+        help_text="Sites that may embed this form, one origin per line"
+        " (https://www.example.com); empty: only Leadline's own hosted page",
     )
     is_active = models.BooleanField(default=True)
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL)
@@ -117,11 +122,17 @@ class Form(models.Model):
         return self.name
 
     def origins(self) -> tuple[str, ...]:
-        """The sites that may embed this form; empty means any site."""
+        """The sites that may embed this form; empty means none but Leadline's own page."""
         return tuple(origin.rstrip("/") for origin in self.allowed_origins.split())
 
     def origin_allowed(self, origin: str) -> bool:
         return origin_allowed(self.origins(), origin)
+
+    def version(self) -> str:
+        """A short fingerprint of what the visitor was shown (fields, boxes, consent words):
+        a consent row keeps it as proof of which version of the form they agreed on."""
+        shown = [self.title, self.fields, self.consent_text, self.contact_box_label]
+        return hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()[:12]
 
 
 class SubmissionStatus(models.TextChoices):
@@ -214,6 +225,14 @@ class Consent(models.Model):
     form = models.ForeignKey(Form, null=True, blank=True, on_delete=models.SET_NULL)
     submission = models.ForeignKey(Submission, null=True, blank=True, on_delete=models.SET_NULL)
     captured_at = models.DateTimeField(default=clock.now)
+    # The proof (issue 9): which version of the form, where it was given, from which address,
+    # and the staff member who recorded it when it did not come through a form.
+    form_version = models.CharField(max_length=64, blank=True)
+    source = models.CharField(max_length=1000, blank=True, help_text="Page, API client, ...")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     def __str__(self) -> str:
         return f"{self.purpose}: {'yes' if self.granted else 'no'}"

@@ -369,6 +369,14 @@ def _memberships_make(batch: list[_Incoming]) -> None:
 
 def _consents(item: _Incoming) -> list[Consent]:
     submission, clean, form = item.submission, item.clean, item.submission.form
+    meta = submission.meta if isinstance(submission.meta, dict) else {}
+    # The proof each row keeps: the form's version, the page (or the embedding site) and the
+    # address the submission came from.
+    proof = {
+        "form_version": form.version(),
+        "source": str(clean.get("page_url") or meta.get("origin") or "")[:1000],
+        "ip": meta.get("ip") or None,
+    }
     consents = []
     if "consent" in clean:
         consents.append(
@@ -380,6 +388,7 @@ def _consents(item: _Incoming) -> list[Consent]:
                 form=form,
                 submission=submission,
                 captured_at=submission.received_at,
+                **proof,
             )
         )
     if clean.get("contact_me"):
@@ -392,6 +401,7 @@ def _consents(item: _Incoming) -> list[Consent]:
                 form=form,
                 submission=submission,
                 captured_at=submission.received_at,
+                **proof,
             )
         )
     return consents

@@ -11,12 +11,14 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.html import escape
-from django.views.decorators.cache import cache_control
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
 from leadline.capture.ingest import (
+    RENDERED_FIELD,
     THANKS_SALT,
+    fill_token,
     form_submit,
     new_idempotency_key,
     thanks_submission_id,
@@ -24,7 +26,8 @@ from leadline.capture.ingest import (
 from leadline.capture.models import PERSON_FIELDS, Form, Submission
 from leadline.capture.services import asset_download_record
 from leadline.capture.validation import HONEYPOT_FIELD, KEY_FIELD
-from leadline.core.links import public_script, public_url
+from leadline.core.links import own_origins, public_script, public_url
+from leadline.core.permissions import public
 from leadline.core.ratelimit import client_ip
 
 
@@ -97,6 +100,9 @@ def form_page(
         "values": values,
         "key": values.get(KEY_FIELD) or new_idempotency_key(),
         "key_field": KEY_FIELD,
+        # Shown again after an error: the first showing's moment counts.
+        "rendered": (errors and values.get(RENDERED_FIELD)) or fill_token(form.pk),
+        "rendered_field": RENDERED_FIELD,
         "honeypot": HONEYPOT_FIELD,
         "tracking": {
             name: values.get(name, "")
@@ -106,6 +112,7 @@ def form_page(
     return render(request, "capture/form.html", context, status=status)
 
 
+@public("the hosted form: anyone may fill it in (rate limit, honeypot, time-to-fill check)")
 def form_endpoint(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: the hosted form. POST/OPTIONS: the capture hot path."""
     if request.method == "GET":
@@ -116,24 +123,30 @@ def form_endpoint(request: HttpRequest, slug: str) -> HttpResponse:
 form_endpoint.csrf_exempt = True  # type: ignore[attr-defined]
 
 
+@public("a form's fields, for the embed snippet on a customer's site: nobody's data")
 @require_GET
-@cache_control(max_age=60, public=True)
+@never_cache  # each one carries the moment it was given out (the time-to-fill check)
 def form_schema_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """The embed's description of the form. Another site's page gets it only when the form lists
+    that site (CORS for that origin, never any other); Leadline's own pages always."""
     form = Form.objects.filter(slug=slug, is_active=True).first()
     if form is None:
-        response = JsonResponse({"error": f"no active form {slug!r}"}, status=404)
-    else:
-        origin = request.headers.get("Origin", "")
-        if origin and not form.origin_allowed(origin):
-            return JsonResponse({"error": f"origin {origin} may not embed this form"}, status=403)
-        body = form_schema(form)
-        body["submit_url"] = public_url(request, reverse("capture:form", args=[slug]))
-        response = JsonResponse(body)
-    response["Access-Control-Allow-Origin"] = request.headers.get("Origin", "*")
+        return JsonResponse({"error": f"no active form {slug!r}"}, status=404)
+    origin = request.headers.get("Origin", "")
+    if origin and not (form.origin_allowed(origin) or origin.rstrip("/") in own_origins(request)):
+        return JsonResponse({"error": f"origin {origin} may not embed this form"}, status=403)
+    body = form_schema(form)
+    body["submit_url"] = public_url(request, reverse("capture:form", args=[slug]))
+    body["rendered"] = fill_token(form.pk)
+    body["rendered_field"] = RENDERED_FIELD
+    response = JsonResponse(body)
+    if origin:
+        response["Access-Control-Allow-Origin"] = origin
     response["Vary"] = "Origin"
     return response
 
 
+@public("the thank-you page after a submission, reached by a signed token")
 @require_GET
 def thanks(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     try:
@@ -150,6 +163,7 @@ def thanks(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     )
 
 
+@public("a gated asset's download, reached by a signed token from the thank-you page")
 @require_GET
 def download(request: HttpRequest, token: str) -> HttpResponseBase:
     """The gated asset, for a link that is signed and expires."""
@@ -177,4 +191,4 @@ def download(request: HttpRequest, token: str) -> HttpResponseBase:
 
 
 # <script src="https://LEADLINE/embed.js" data-form="SLUG" async></script>
-embed_js = public_script("capture/embed.js")
+embed_js = public("the embed script: static code, nobody's data")(public_script("capture/embed.js"))

@@ -4,6 +4,7 @@ mail) and the scripts their pages load."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
@@ -15,6 +16,27 @@ from django.views.decorators.http import require_GET
 def public_url(request: HttpRequest, path: str) -> str:
     """Links other sites use must name the public address, not the one we were reached by."""
     return settings.PUBLIC_URL + path if settings.PUBLIC_URL else request.build_absolute_uri(path)
+
+
+def own_origins(request: HttpRequest) -> tuple[str, ...]:
+    """The product's own origins (scheme://host[:port]): the public URL's and the one this request
+    reached. Its hosted pages post from there; any other site must be listed to post."""
+    reached = f"{request.scheme}://{request.get_host()}"
+    if not settings.PUBLIC_URL:
+        return (reached,)
+    parts = urlsplit(settings.PUBLIC_URL)
+    return (f"{parts.scheme}://{parts.netloc}", reached)
+
+
+def origin_listed(allowed: tuple[str, ...] | list[str], origin: str) -> bool:
+    """Whether `origin` is one of the `allowed` ones: nothing listed, none is (the product's own
+    pages are allowed by the endpoints, see own_origins). `http://localhost:*` allows any port
+    of that host (the demo's, for a page on a developer's machine)."""
+    origin = origin.rstrip("/")
+    if origin in allowed:
+        return True
+    host, _, port = origin.rpartition(":")
+    return port.isdigit() and f"{host}:*" in allowed
 
 
 def public_script(static_path: str) -> Callable[[HttpRequest], HttpResponse]:

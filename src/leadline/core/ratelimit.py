@@ -1,4 +1,5 @@
-"""A fixed-window rate limit per client address, for the public endpoints."""
+"""The public endpoints' guards: a fixed-window rate limit (per client address, form or site) and
+the answer when the database cannot store (503 with Retry-After, never a 500)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, JsonResponse
+
+# What a public endpoint answers 503 to: the database refused or could not be reached (a server
+# stopped or restarting, a connection cut, SQLite's write lock held past the wait). Nothing was
+# stored; the client sends again, with the same Idempotency-Key, after Retry-After.
+DATABASE_DOWN = (OperationalError, InterfaceError)
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -43,3 +50,19 @@ def rate_limited(*, scope: str, key: str, rate: str) -> int | None:
     if hits > limit:
         return (slot + 1) * window - now
     return None
+
+
+def retry_after(response: JsonResponse, seconds: int) -> JsonResponse:
+    response["Retry-After"] = str(max(1, seconds))
+    return response
+
+
+def database_unavailable(what: str) -> JsonResponse:
+    """503: `what` could not be stored now; send it again after Retry-After seconds."""
+    seconds = settings.PUBLIC_RETRY_AFTER_SECONDS
+    body = {
+        "error": f"{what} could not be stored just now; nothing was kept."
+        f" Please send it again in {seconds} seconds (the same Idempotency-Key is safe).",
+        "retry_after": seconds,
+    }
+    return retry_after(JsonResponse(body, status=503), seconds)

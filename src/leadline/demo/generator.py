@@ -136,6 +136,10 @@ assert [u.username for u in SELLERS[: len(DEMO_LOGINS)]] == [name for name, _ in
 # ---------------------------------------------------------------------------------------------
 # The forms marketing built.
 
+# The sites the demo's forms and tracking site accept (issue 9: nothing listed, no other site):
+# the demo company's own, and a page on the machine it runs on, whatever its port.
+DEMO_ORIGINS = "\n".join([banks.SITE, "http://localhost:*", "http://127.0.0.1:*"])
+
 FORMS: dict[str, dict[str, Any]] = {
     "cfo-guide": {
         "name": "CFO guide (white paper)",
@@ -800,7 +804,9 @@ def _ensure_forms(plan: DemoPlan, marketer: User) -> dict[str, FormSpec]:
                 if spec["request_kind"] == RequestKind.DOWNLOAD:
                     upload = ContentFile(white_paper_pdf(), name=WHITE_PAPER_FILE)
                     asset = asset_create(title=WHITE_PAPER_TITLE, upload=upload, actor=marketer)
-                form = Form(slug=slug, asset=asset, **copy.deepcopy(spec))
+                form = Form(
+                    slug=slug, asset=asset, allowed_origins=DEMO_ORIGINS, **copy.deepcopy(spec)
+                )
                 form_save(form=form, actor=marketer, created=True)
         form_spec_forget(slug)  # the cache may hold an older row with this slug
         found = form_spec(slug)
@@ -808,7 +814,9 @@ def _ensure_forms(plan: DemoPlan, marketer: User) -> dict[str, FormSpec]:
             raise RuntimeError(f"form {slug} is not active; activate it to append demo data")
         specs[slug] = found
     # Where the demo's t.js snippet points: <script src=".../t.js" data-site="demo-site" async>.
-    TrackingSite.objects.get_or_create(key="demo-site", defaults={"name": "Demo site"})
+    TrackingSite.objects.get_or_create(
+        key="demo-site", defaults={"name": "Demo site", "allowed_origins": DEMO_ORIGINS}
+    )
     return specs
 
 

@@ -27,7 +27,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from leadline.core import clock
-from leadline.core.ratelimit import client_ip, rate_limited
+from leadline.core.links import origin_listed, own_origins
+from leadline.core.permissions import public
+from leadline.core.ratelimit import DATABASE_DOWN, client_ip, database_unavailable, rate_limited
 from leadline.journeys.models import BatchStatus, EventBatch, TrackingSite
 from leadline.journeys.signals import EVENT_NAME
 from leadline.journeys.tracking import (
@@ -64,7 +66,8 @@ class SiteSpec:
     allowed_origins: tuple[str, ...]
 
     def origin_allowed(self, origin: str) -> bool:
-        return not self.allowed_origins or origin.rstrip("/") in self.allowed_origins
+        """Listed origins only: nothing listed, no other site's page may send (issue 9)."""
+        return origin_listed(self.allowed_origins, origin)
 
 
 def site_spec(key: str) -> SiteSpec | None:
@@ -82,6 +85,27 @@ def site_spec(key: str) -> SiteSpec | None:
 
 def site_spec_forget(key: str) -> None:
     cache.delete(f"journeys:site:{key}")
+    cache.delete(ORIGINS_CACHE_KEY)
+
+
+ORIGINS_CACHE_KEY = "journeys:origins"
+
+
+def listed_origins() -> tuple[str, ...]:
+    """Every active site's allowed origins, cached briefly: a preflight names no site, so it is
+    answered for these (and the product's own) only."""
+    origins: tuple[str, ...] | None = cache.get(ORIGINS_CACHE_KEY)
+    if origins is None:
+        origins = tuple(
+            line.strip().rstrip("/")
+            for text in TrackingSite.objects.filter(is_active=True).values_list(
+                "allowed_origins", flat=True
+            )
+            for line in text.splitlines()
+            if line.strip()
+        )
+        cache.set(ORIGINS_CACHE_KEY, origins, SITE_CACHE_SECONDS)
+    return origins
 
 
 class BadBatch(ValueError):
@@ -267,6 +291,7 @@ def _cors(response: HttpResponse, origin: str) -> HttpResponse:
         response["Access-Control-Allow-Origin"] = origin
         response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
         response["Access-Control-Allow-Headers"] = "Content-Type"
+        response["Access-Control-Expose-Headers"] = "Retry-After"
         response["Access-Control-Max-Age"] = "600"
         response["Vary"] = "Origin"
     return response
@@ -276,13 +301,29 @@ def _error(status: int, message: str, origin: str, **extra: Any) -> HttpResponse
     return _cors(JsonResponse({"error": message, **extra}, status=status), origin)
 
 
+@public("the tracking beacon: each batch carries its site's public key; it reads nothing back")
 @csrf_exempt  # No cookies are read or set here; each batch carries its site's public key.
 def collect(request: HttpRequest) -> HttpResponse:
+    try:
+        return _collect(request)
+    except DATABASE_DOWN as exc:
+        logger.warning("tracking: the database could not store a batch (%s); 503", exc)
+        answer = database_unavailable("This batch of events")
+        # The origin is not known to be allowed (its site was not read): no CORS header.
+        return answer
+
+
+def _collect(request: HttpRequest) -> HttpResponse:
     # META, not request.headers: that builds a dict of every header first (a hot path).
     origin = request.META.get("HTTP_ORIGIN", "")
     if request.method == "OPTIONS":
-        # A preflight carries no body, so no site key: it is answered for any origin, and the
-        # POST that follows is checked against the site's allowed origins.
+        # A preflight carries no body, so no site key: it is answered for the origins some
+        # active site lists (and the product's own) only; the POST that follows is checked
+        # against its own site's.
+        if origin and not (
+            origin_listed(listed_origins(), origin) or origin.rstrip("/") in own_origins(request)
+        ):
+            return JsonResponse({"error": f"origin {origin} may not send events"}, status=403)
         return _cors(HttpResponse(status=204), origin)
     if request.method != "POST":
         return _error(405, "POST a batch of events", origin)
@@ -313,10 +354,16 @@ def collect(request: HttpRequest) -> HttpResponse:
     site = site_spec(key) if isinstance(key, str) and SITE_KEY.fullmatch(key) else None
     if site is None:
         return _error(403, "site: no active tracking site has this key", origin)
-    if origin and not site.origin_allowed(origin):
+    if origin and not (site.origin_allowed(origin) or origin.rstrip("/") in own_origins(request)):
         return JsonResponse(
             {"error": f"origin {origin} may not send events for this site"}, status=403
         )
+    # However many addresses it comes from, a flood for one site is held back too.
+    wait = rate_limited(scope="tracking-site", key=site.key, rate=settings.TRACKING_SITE_RATE_LIMIT)
+    if wait is not None:
+        response = _error(429, "too many batches for this site; try again shortly", origin)
+        response["Retry-After"] = str(wait)
+        return response
 
     try:
         visitor_id, raw_events = batch_check(data)
@@ -390,6 +437,9 @@ def event_batch_store(
     # Plain SQL, as in capture: the ORM's insert compiler costs more than the insert here.
     sqlite = connection.vendor == "sqlite"
     with connection.cursor() as cursor:
+        if sqlite:
+            # A browser waits at most this long for the write lock; then 503 + Retry-After.
+            cursor.cursor.lock_wait = settings.PUBLIC_DB_LOCK_WAIT_SECONDS
         cursor.execute(
             _INSERT if sqlite else f"{_INSERT} RETURNING id",
             [

@@ -211,7 +211,8 @@ class TrackingSite(models.Model):
     name = models.CharField(max_length=120)
     key = models.CharField(max_length=40, unique=True)
     allowed_origins = models.TextField(
-        blank=True, help_text="One origin per line (https://www.example.com); empty: any"
+        blank=True,
+        help_text="One origin per line (https://www.example.com); empty: no site may send events",
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=clock.now)

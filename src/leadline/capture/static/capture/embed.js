@@ -60,8 +60,11 @@
     form.appendChild(button); form.appendChild(status); box.appendChild(form);
     script.parentNode.insertBefore(box, script.nextSibling);
 
-    form.addEventListener("submit", function (event) {
-      event.preventDefault();
+    // "Try again" after the retries gave up: sends the same submission, with the same key.
+    var again = el("button", { type: "button", "class": "leadline-again", hidden: "" }, "Try again");
+    form.insertBefore(again, status);
+
+    function collect() {
       var data = params();
       Array.prototype.forEach.call(form.elements, function (input) {
         if (!input.name) return;
@@ -70,34 +73,73 @@
       // The anonymous visitor of Leadline's t.js on this page, if any: their earlier visits join them.
       var visitor = window.leadline && window.leadline.visitorId && window.leadline.visitorId();
       if (visitor) data.visitor_id = visitor;
+      // When the form was shown (signed by Leadline): a form sent back in a blink was a bot's.
+      if (schema.rendered) data[schema.rendered_field || "_rendered"] = schema.rendered;
+      return data;
+    }
+    function failed(res) {
+      var fields = (res.body && res.body.fields) || {}, first = null;
+      Object.keys(fields).forEach(function (name) {
+        var n = document.getElementById("ll-" + slug + "-" + name + "-error"), input = form.querySelector('[name="' + name + '"]');
+        if (n) n.textContent = fields[name];
+        if (input) { input.setAttribute("aria-invalid", "true"); input.setAttribute("aria-describedby", "ll-" + slug + "-" + name + "-error"); first = first || input; }
+      });
+      status.textContent = (res.body && res.body.error) || "Something went wrong.";
+      if (first) first.focus();
+    }
+    function thanks(res) {
+      var done = el("div", { "class": "leadline-thanks", role: "status", tabindex: "-1" });
+      done.appendChild(el("h2", {}, schema.thank_you.title));
+      if (schema.thank_you.message) done.appendChild(el("p", {}, schema.thank_you.message));
+      if (res.body.download_url) done.appendChild(el("a", { href: res.body.download_url, "class": "leadline-download" }, "Download"));
+      box.replaceChild(done, form); done.focus();
+    }
+    // A lost connection, a full queue (429) or Leadline unable to store just now (502-504) is
+    // sent again, with the same Idempotency-Key (it arrives once), after 1, 2, 4, 8 s (with
+    // jitter, never sooner than the server's Retry-After), at most TRIES times within LIMIT ms.
+    var TRIES = 5, LIMIT = 60000, RETRY = [429, 502, 503, 504];
+    function send(data) {
+      var started = Date.now(), tries = 0;
+      button.disabled = true; again.hidden = true; status.textContent = "Sending…";
+      function attempt() {
+        tries += 1;
+        fetch(schema.submit_url, {
+          method: "POST", mode: "cors", credentials: "omit",
+          headers: { "Content-Type": "application/json", "Idempotency-Key": idem },
+          body: JSON.stringify(data)
+        }).then(function (r) {
+          return r.json().catch(function () { return {}; }).then(function (b) {
+            return { ok: r.ok, status: r.status, body: b, wait: parseFloat(r.headers.get("Retry-After")) };
+          });
+        }, function () { return { ok: false, status: 0, body: {}, wait: NaN }; })
+          .then(function (res) {
+            if (res.ok) { thanks(res); return; }
+            if (res.status === 0 || RETRY.indexOf(res.status) >= 0) {
+              var delay = 1000 * Math.pow(2, tries - 1) * (0.75 + Math.random() / 2);
+              if (res.wait > 0) delay = Math.max(delay, res.wait * 1000 + Math.random() * 500);
+              if (tries < TRIES && Date.now() - started + delay <= LIMIT) {
+                status.textContent = "Still sending… (your details are safe here; trying again in " + Math.ceil(delay / 1000) + " s)";
+                setTimeout(attempt, delay);
+                return;
+              }
+              button.disabled = false; again.hidden = false;
+              status.textContent = "We could not send the form just now. Your details are still here: please try again in a moment.";
+              again.focus();
+              return;
+            }
+            button.disabled = false;
+            failed(res); // a field to fix, or a refusal: not sent again by itself
+          });
+      }
+      attempt();
+    }
+    again.addEventListener("click", function () { send(collect()); });
+
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
       form.querySelectorAll(".leadline-error").forEach(function (n) { n.textContent = ""; });
       form.querySelectorAll("[aria-invalid]").forEach(function (n) { n.removeAttribute("aria-invalid"); });
-      button.disabled = true; status.textContent = "Sending…";
-      fetch(schema.submit_url, {
-        method: "POST", mode: "cors", credentials: "omit",
-        headers: { "Content-Type": "application/json", "Idempotency-Key": idem },
-        body: JSON.stringify(data)
-      }).then(function (r) { return r.json().then(function (b) { return { ok: r.ok, status: r.status, body: b }; }); })
-        .then(function (res) {
-          button.disabled = false;
-          if (!res.ok) {
-            var fields = res.body.fields || {}, first = null;
-            Object.keys(fields).forEach(function (name) {
-              var n = document.getElementById("ll-" + slug + "-" + name + "-error"), input = form.querySelector('[name="' + name + '"]');
-              if (n) n.textContent = fields[name];
-              if (input) { input.setAttribute("aria-invalid", "true"); input.setAttribute("aria-describedby", "ll-" + slug + "-" + name + "-error"); first = first || input; }
-            });
-            status.textContent = res.body.error || "Something went wrong.";
-            if (first) first.focus();
-            return;
-          }
-          var done = el("div", { "class": "leadline-thanks", role: "status", tabindex: "-1" });
-          done.appendChild(el("h2", {}, schema.thank_you.title));
-          if (schema.thank_you.message) done.appendChild(el("p", {}, schema.thank_you.message));
-          if (res.body.download_url) done.appendChild(el("a", { href: res.body.download_url, "class": "leadline-download" }, "Download"));
-          box.replaceChild(done, form); done.focus();
-        })
-        .catch(function () { button.disabled = false; status.textContent = "We could not send the form. Please try again."; });
+      send(collect());
     });
   }
   Array.prototype.forEach.call(scripts, function (script) {
