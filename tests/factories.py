@@ -109,11 +109,32 @@ def submission_data(**overrides: Any) -> dict[str, Any]:
     return data
 
 
-def api_key(*, user: User, name: str = "tests") -> str:
-    """A working bearer key for `user` (only its hash is stored)."""
+def submission_for(schema: dict[str, Any], *, email: str, n: int) -> dict[str, Any]:
+    """A valid submission (number `n`) for whatever fields a form's schema asks for."""
+    data: dict[str, Any] = {"email": email, "contact_me": True, "consent": True}
+    for field in schema["fields"]:
+        name, kind = field["name"], field["type"]
+        if name in data or not field["required"]:
+            continue
+        if kind == "checkbox":
+            data[name] = True
+        elif kind == "select":
+            data[name] = field["options"][0]
+        elif kind == "number":
+            data[name] = n
+        elif kind == "tel":
+            data[name] = "+44 20 7946 0958"
+        else:
+            data[name] = f"Buyer {n}"
+    data["first_name"] = f"Buyer{n}"
+    return data
+
+
+def api_key(*, user: User, name: str = "tests", scopes: list[str] | None = None) -> str:
+    """A working bearer key for `user` (only its hash is stored); read + write unless told."""
     from leadline.core.services import api_token_create
 
-    return api_token_create(user=user, name=name)[1]
+    return api_token_create(user=user, name=name, scopes=scopes)[1]
 
 
 def membership(*, person: Person, account: Account, **extra: Any) -> Any:
@@ -1003,3 +1024,54 @@ def note(
         summary=summary or f"A {visibility} note {next(_seq)}.",
         **extra,
     )
+
+
+# Record visibility -------------------------------------------------------------------------------
+
+
+def visibility_cast() -> Any:
+    """Who sees which record (relationships.visibility): team A (manager `boss_a`, reps `rep`
+    and `mate`) and team B (manager `boss_b`, rep `stranger`); `mine` owned by `rep`, `mates`
+    by `mate`, `theirs` by `stranger`, `nobodys` owned by nobody; the account `acme_a` owned by
+    `mate` with `at_acme` (owned by nobody) working there, `acme_b` owned by `stranger` with
+    `theirs` in it; `worked` owned by `stranger` but with an open call task for `rep`; plus an
+    `admin` and a `marketer` (no team)."""
+    from types import SimpleNamespace
+
+    from leadline.routing.models import Ownership
+
+    team_a, team_b = team(name=f"Team A {next(_seq)}"), team(name=f"Team B {next(_seq)}")
+    cast = SimpleNamespace(
+        rep=user(team=team_a),
+        mate=user(team=team_a),
+        boss_a=user(role=Role.SALES_MANAGER, team=team_a),
+        stranger=user(team=team_b),
+        boss_b=user(role=Role.SALES_MANAGER),
+        admin=user(role=Role.ADMIN),
+        marketer=user(role=Role.MARKETING),
+        team_a=team_a,
+        team_b=team_b,
+        mine=person(first_name="Mina", last_name="Owned"),
+        mates=person(first_name="Matt", last_name="Teamed"),
+        theirs=person(first_name="Theo", last_name="Elsewhere"),
+        nobodys=person(first_name="Nora", last_name="Unowned"),
+        at_acme=person(first_name="Ada", last_name="Acme"),
+        worked=person(first_name="Walt", last_name="Tasked"),
+        acme_a=account(name="Acme A"),
+        acme_b=account(name="Bravo B"),
+    )
+    team_b.manager = cast.boss_b  # manages team B without being a member of it
+    team_b.save(update_fields=["manager"])
+    membership(person=cast.at_acme, account=cast.acme_a)
+    membership(person=cast.theirs, account=cast.acme_b)
+    for owner, of in (
+        (cast.rep, {"person": cast.mine}),
+        (cast.mate, {"person": cast.mates}),
+        (cast.stranger, {"person": cast.theirs}),
+        (cast.stranger, {"person": cast.worked}),
+        (cast.mate, {"account": cast.acme_a}),
+        (cast.stranger, {"account": cast.acme_b}),
+    ):
+        Ownership.objects.create(owner=owner, reason="tests", **of)
+    call_task(person=cast.worked, assignee=cast.rep)
+    return cast

@@ -85,12 +85,16 @@ INSTALLED_APPS = [
     "leadline.imports",
     "leadline.relationships",
     "leadline.insight",
+    "leadline.privacy",
     "leadline.web",
     "leadline.api",
     "leadline.demo",
 ]
 
 MIDDLEWARE = [
+    # Security headers (CSP with a nonce per request, HSTS, Permissions-Policy) on every
+    # response, static files included; wrong API tokens counted per address (decision 0020).
+    "leadline.web.security.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -99,6 +103,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # privacy: one row per staff look at / change to a person (web pages and the API)
+    "leadline.privacy.middleware.AccessLogMiddleware",
 ]
 
 ROOT_URLCONF = "leadline.urls"
@@ -217,7 +223,19 @@ CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 X_FRAME_OPTIONS = "DENY"
-if _env_bool("LEADLINE_HTTPS"):
+LEADLINE_HTTPS = _env_bool("LEADLINE_HTTPS")
+# Strict-Transport-Security max-age, sent only when LEADLINE_HTTPS is on.
+SECURITY_HSTS_SECONDS = _env_int("LEADLINE_HSTS_SECONDS", 365 * 24 * 3600)
+# Login throttling (core/lockout.py): failures within LOGIN_FAILURE_WINDOW seconds for one
+# username, or from one address (several people may share an office's address: a higher
+# limit), lock that username / address out for LOGIN_LOCKOUT_SECONDS; wrong API tokens count
+# per address (API_IP_MAX_FAILURES). Counted in the database: every process sees them.
+LOGIN_MAX_FAILURES = _env_int("LEADLINE_LOGIN_MAX_FAILURES", 5)
+LOGIN_IP_MAX_FAILURES = _env_int("LEADLINE_LOGIN_IP_MAX_FAILURES", 20)
+LOGIN_FAILURE_WINDOW = _env_int("LEADLINE_LOGIN_FAILURE_WINDOW", 15 * 60)
+LOGIN_LOCKOUT_SECONDS = _env_int("LEADLINE_LOGIN_LOCKOUT_SECONDS", 15 * 60)
+API_IP_MAX_FAILURES = _env_int("LEADLINE_API_IP_MAX_FAILURES", 20)
+if LEADLINE_HTTPS:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -232,6 +250,17 @@ CAPTURE_DOWNLOAD_LINK_MAX_AGE = _env_int("LEADLINE_DOWNLOAD_LINK_MAX_AGE", 7 * 2
 # client address (t.js sends about one a second on a busy page).
 TRACKING_MAX_BODY_BYTES = _env_int("LEADLINE_TRACKING_MAX_BODY_BYTES", 64 * 1024)
 TRACKING_RATE_LIMIT = os.environ.get("LEADLINE_TRACKING_RATE_LIMIT", "600/60")
+# Issue 9 (public capture and tracking under faults and bots): "N/S" per form and per tracking
+# site key, whatever the addresses; the seconds a client is told to wait (Retry-After) when the
+# database cannot store; how long those two endpoints wait for SQLite's write lock before that
+# answer; the fastest a person fills a form (faster: a bot's, dropped) and how long a rendered
+# form's token stays good.
+CAPTURE_FORM_RATE_LIMIT = os.environ.get("LEADLINE_CAPTURE_FORM_RATE_LIMIT", "600/60")
+TRACKING_SITE_RATE_LIMIT = os.environ.get("LEADLINE_TRACKING_SITE_RATE_LIMIT", "30000/60")
+PUBLIC_RETRY_AFTER_SECONDS = _env_int("LEADLINE_PUBLIC_RETRY_AFTER_SECONDS", 5)
+PUBLIC_DB_LOCK_WAIT_SECONDS = float(os.environ.get("LEADLINE_PUBLIC_DB_LOCK_WAIT_SECONDS", "5"))
+CAPTURE_MIN_FILL_SECONDS = float(os.environ.get("LEADLINE_CAPTURE_MIN_FILL_SECONDS", "2"))
+CAPTURE_FILL_TOKEN_MAX_AGE = _env_int("LEADLINE_CAPTURE_FILL_TOKEN_MAX_AGE", 2 * 24 * 3600)
 # Trust X-Forwarded-For only behind a proxy that sets it.
 BEHIND_PROXY = _env_bool("LEADLINE_BEHIND_PROXY")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 25 * 1024 * 1024
@@ -277,6 +306,15 @@ ROUTING_LOADS = "leadline.relationships.selectors.relationship_loads"
 RELATIONSHIP_ACTIVE_DAYS = _env_int("LEADLINE_RELATIONSHIP_ACTIVE_DAYS", 90)
 RELATIONSHIP_COLD_DAYS = _env_int("LEADLINE_RELATIONSHIP_COLD_DAYS", 30)
 RELATIONSHIP_ALERT_SHARE = 0.9
+
+# Record visibility (issue 9, decision "record-visibility"): "team" (the default) shows a sales
+# rep the people and accounts their team owns and those they have open work with, a sales
+# manager their teams' and the unowned ones; "all" shows every record to every staff user.
+RECORD_VISIBILITY = os.environ.get("LEADLINE_RECORD_VISIBILITY", "team").strip().lower()
+if RECORD_VISIBILITY not in {"team", "all"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured('LEADLINE_RECORD_VISIBILITY must be "team" or "all"')
 
 # Reports on a large database (decision 15): a page shows the worker's snapshot, asking for a
 # fresh one when it is older than REPORTS_MAX_AGE_S. REPORTS_INLINE_MAX_PEOPLE, when set,
@@ -332,6 +370,10 @@ HANDOFF_REASSIGN_HOURS = _env_int("LEADLINE_HANDOFF_REASSIGN_HOURS", 4)
 NOTIFY_MAIL_MAX_ATTEMPTS = _env_int("LEADLINE_MAIL_MAX_ATTEMPTS", 5)
 NOTIFY_WEBHOOK_MAX_ATTEMPTS = _env_int("LEADLINE_WEBHOOK_MAX_ATTEMPTS", 6)
 NOTIFY_WEBHOOK_TIMEOUT = _env_int("LEADLINE_WEBHOOK_TIMEOUT", 10)
+# Seconds to wait after each failed mail attempt (the last one repeats); comma-separated.
+NOTIFY_MAIL_RETRY_DELAYS = [
+    int(s) for s in _env_list("LEADLINE_MAIL_RETRY_DELAYS", "30,120,600,1800,7200")
+]
 
 # Inbound mail: replies and bounces (decision 11). LEADLINE_IMAP_URL: the mailbox the worker reads,
 # imaps://user:password@host:993/INBOX (imap://…?starttls=1, or plain imap:// on loopback only);
@@ -370,6 +412,15 @@ if ATTRIBUTION_MARKOV_BY not in {"campaign", "channel"}:
         f"LEADLINE_ATTRIBUTION_MARKOV_BY: {ATTRIBUTION_MARKOV_BY!r} is not 'campaign' or 'channel'"
     )
 CURRENCY = os.environ.get("LEADLINE_CURRENCY", "EUR").strip().upper() or "EUR"
+
+# Privacy (issue 9): how long raw tracking data is kept. Anonymous events (never tied to a
+# person) older than RETENTION_EVENTS_DAYS are deleted; processed raw event batches and the raw
+# payloads of processed submissions older than RETENTION_RAW_DAYS are dropped (the rows the
+# reports read stay). Each sweep does at most RETENTION_BATCHES batches of RETENTION_BATCH rows.
+RETENTION_EVENTS_DAYS = _env_int("LEADLINE_RETENTION_EVENTS_DAYS", 395)
+RETENTION_RAW_DAYS = _env_int("LEADLINE_RETENTION_RAW_DAYS", 90)
+RETENTION_BATCH = _env_int("LEADLINE_RETENTION_BATCH", 5000)
+RETENTION_BATCHES = _env_int("LEADLINE_RETENTION_BATCHES", 20)
 
 LOGGING = {
     "version": 1,

@@ -16,6 +16,13 @@ from tests.api.conftest import ApiClient
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("monday_morning")]
 
 
+@pytest.fixture(autouse=True)
+def _every_record_in_view(settings: Any) -> None:
+    """These tests look at people and accounts as users who own none of them; who sees which
+    record is tests/test_visibility.py's subject (issue 9), so here everyone sees every one."""
+    settings.RECORD_VISIBILITY = "all"
+
+
 def post(api: Client, url: str, body: dict[str, Any]) -> Any:
     return api.post(url, body, content_type="application/json")
 

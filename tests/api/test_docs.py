@@ -106,6 +106,13 @@ PATHS |= {
     "/api/v1/campaigns",
     "/api/v1/campaigns/{campaign_id}",
 }
+# Privacy: consent with its proof, export, erasure, and who saw or changed whom.
+PATHS |= {
+    "/api/v1/privacy/access-log",
+    "/api/v1/privacy/people/{person_id}/consents",
+    "/api/v1/privacy/people/{person_id}/erase",
+    "/api/v1/privacy/people/{person_id}/export",
+}
 # Capacity: each seller's active relationships against their cap.
 PATHS |= {"/api/v1/relationships/load", "/api/v1/relationships/load/{user_id}"}
 # Handover: plan, review, change and apply who takes over from a seller who leaves or moves.

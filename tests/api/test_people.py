@@ -16,6 +16,13 @@ from tests import factories
 from tests.api.conftest import ApiClient
 
 
+@pytest.fixture(autouse=True)
+def _every_record_in_view(settings: Any) -> None:
+    """These tests look at people and accounts as users who own none of them; who sees which
+    record is tests/test_visibility.py's subject (issue 9), so here everyone sees every one."""
+    settings.RECORD_VISIBILITY = "all"
+
+
 def _ids(response: Any) -> list[int]:
     return [item["id"] for item in response.json()["items"]]
 

@@ -54,3 +54,35 @@ def test_a_deactivated_user_gets_no_token() -> None:
 
     with pytest.raises(CommandError, match="deactivated"):
         call_command("token", user="gone")
+
+
+def _run(*words: str) -> str:
+    out = io.StringIO()
+    call_command("token", *words, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_create_list_and_revoke() -> None:
+    factories.user(role=Role.MARKETING, username="maria")
+
+    key = _run("create", "--user", "maria", "--name", "export", "--scope", "read").strip()
+    client = Client(headers={"Authorization": f"Bearer {key}"})
+    assert client.get("/api/v1/people").status_code == 200
+    assert client.post("/api/v1/people", {}, content_type="application/json").status_code == 403
+
+    listed = _run("list", "--user", "maria")
+    assert "export" in listed
+    assert "\tread\t" in listed
+    assert "last used never" not in listed  # it was used just now
+
+    assert "revoked" in _run("revoke", key[:10])
+    assert client.get("/api/v1/people").status_code == 401
+    assert "export" not in _run("list", "--user", "maria")
+    assert "revoked" in _run("list", "--user", "maria", "--all")
+
+
+@pytest.mark.django_db
+def test_revoking_an_unknown_token_is_a_clear_error() -> None:
+    with pytest.raises(CommandError, match="no token 'll_nothing'"):
+        call_command("token", "revoke", "ll_nothing")

@@ -21,10 +21,12 @@ _SETUP = """
 import datetime as dt, json
 from leadline.core import clock
 from leadline.core.models import Person, PersonEmail, Role, User
+from leadline.routing.models import Ownership
 rep = User.objects.create_user(username={username!r}, password={password!r},
                                role=Role.SALES_REP, first_name="Rita", last_name="Promise")
 person = Person.objects.create(first_name="Paula", last_name="Promised{token}")
 PersonEmail.objects.create(person=person, email="paula.{token}@promise.example", is_primary=True)
+Ownership.objects.create(owner=rep, person=person)  # their prospect: in the rep's view
 print(json.dumps({{"person": person.pk, "today": clock.now().date().isoformat()}}))
 """
 

@@ -19,11 +19,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.server]
 _SETUP = """
 import json
 from leadline.core.models import Person, PersonEmail, Role, User
+from leadline.routing.models import Ownership
 from leadline.journeys.models import PainPoint
-User.objects.create_user(username={username!r}, password={password!r}, role=Role.SALES_REP,
-                         first_name="Rita", last_name="Keyboard")
+rep = User.objects.create_user(username={username!r}, password={password!r},
+                               role=Role.SALES_REP, first_name="Rita", last_name="Keyboard")
 person = Person.objects.create(first_name="Nora", last_name="Quill{token}", title="Controller")
 PersonEmail.objects.create(person=person, email="nora.{token}@quill.example", is_primary=True)
+Ownership.objects.create(owner=rep, person=person)  # their prospect: in the rep's view
 PainPoint.objects.create(name={pain!r}, phrases="month-end {token}\\nclosing the books {token}")
 print(json.dumps({{"person": person.pk}}))
 """

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -18,6 +19,15 @@ from leadline.journeys.models import Conversation
 from tests import factories
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("monday_morning")]
+
+
+@pytest.fixture(autouse=True)
+def _every_record_in_view(settings: Any) -> None:
+    """These tests look at people and accounts as users who own none of them; who sees which
+    record is tests/test_visibility.py's subject (issue 9), so here everyone sees every one."""
+    settings.RECORD_VISIBILITY = "all"
+
+
 RoleClient = Callable[[str], Client]
 HX = {"HX-Request": "true"}
 MONDAY_10 = factories.MONDAY_10

@@ -17,6 +17,15 @@ from leadline.routing.services import touch_record
 from tests import factories
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("monday_morning")]
+
+
+@pytest.fixture(autouse=True)
+def _every_record_in_view(settings: Any) -> None:
+    """These tests look at people and accounts as users who own none of them; who sees which
+    record is tests/test_visibility.py's subject (issue 9), so here everyone sees every one."""
+    settings.RECORD_VISIBILITY = "all"
+
+
 HX = {"HX-Request": "true"}
 
 # Who reads what: (viewer, company, team, author). The author is in team B, not the owner's.

@@ -29,6 +29,15 @@ from leadline.journeys.signals import rule_parse
 from tests import factories
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _every_record_in_view(settings: Any) -> None:
+    """These tests look at people and accounts as users who own none of them; who sees which
+    record is tests/test_visibility.py's subject (issue 9), so here everyone sees every one."""
+    settings.RECORD_VISIBILITY = "all"
+
+
 RoleClient = Callable[[str], Client]
 HTMX = {"HX-Request": "true"}
 

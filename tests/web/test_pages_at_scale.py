@@ -27,6 +27,13 @@ HX = {"HX-Request": "true"}
 pytestmark = [pytest.mark.django_db]
 
 
+@pytest.fixture(autouse=True)
+def _every_record_in_view(settings: Any) -> None:
+    """These tests look at people and accounts as users who own none of them; who sees which
+    record is tests/test_visibility.py's subject (issue 9), so here everyone sees every one."""
+    settings.RECORD_VISIBILITY = "all"
+
+
 def html(response: Any) -> str:
     assert response.status_code == 200
     return str(response.content.decode())

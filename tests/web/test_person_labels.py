@@ -7,6 +7,7 @@ import datetime as dt
 import html as html_lib
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -19,6 +20,15 @@ from leadline.engagement.services import lifecycle_set
 from tests import factories
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _every_record_in_view(settings: Any) -> None:
+    """These tests look at people and accounts as users who own none of them; who sees which
+    record is tests/test_visibility.py's subject (issue 9), so here everyone sees every one."""
+    settings.RECORD_VISIBILITY = "all"
+
+
 RoleClient = Callable[[str], Client]
 NOW = factories.MONDAY_10  # Monday 23 November 2026, 10:00 UTC
 DAY = dt.timedelta(days=1)

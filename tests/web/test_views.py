@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -16,6 +17,15 @@ from leadline.core.services import timeline_record
 from tests import factories
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _every_record_in_view(settings: Any) -> None:
+    """These tests look at people and accounts as users who own none of them; who sees which
+    record is tests/test_visibility.py's subject (issue 9), so here everyone sees every one."""
+    settings.RECORD_VISIBILITY = "all"
+
+
 RoleClient = Callable[[str], Client]
 
 
@@ -122,10 +132,12 @@ def test_sales_reps_read_people_but_cannot_open_forms(role_client: RoleClient) -
     assert client.post(reverse("web:form_new"), {}).status_code == 403
 
 
-def test_sales_reps_cannot_merge(role_client: RoleClient, ann: Person) -> None:
+def test_sales_reps_cannot_merge(role_client: RoleClient, ann: Person, settings: Any) -> None:
+    settings.RECORD_VISIBILITY = "team"  # the default, which this module otherwise turns off
     other = factories.person()
     client = role_client(Role.SALES_REP)
-    assert client.get(reverse("web:person", args=[ann.pk])).status_code == 200
+    # Out of their view (issue 9): someone else's record is not found, merge tool or not.
+    assert client.get(reverse("web:person", args=[ann.pk])).status_code == 404
     url = reverse("web:person_merge_confirm", args=[ann.pk, other.pk])
     assert client.post(url).status_code == 403
     other.refresh_from_db()

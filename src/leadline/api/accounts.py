@@ -9,13 +9,14 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.pagination import paginate
 
-from leadline.api.auth import REFUSALS, ErrorOut, require
+from leadline.api.auth import REFUSALS, ErrorOut, require, rule
 from leadline.api.common import TIMELINE_DEPTH, MergeIn, Paging, TimelineEventOut, field_error
 from leadline.core.models import Account, Membership
 from leadline.core.permissions import access_merge, access_people
 from leadline.core.selectors import accounts_search
 from leadline.core.services import account_merge
 from leadline.relationships.memory import account_timeline_all
+from leadline.relationships.visibility import accounts_visible, may_see_account
 
 router = Router(tags=["accounts"])
 
@@ -69,7 +70,9 @@ class AccountsFilter(Schema):
     q: str = Field("", description="Words to find in the name or a domain")
 
 
-def _account(account_id: int) -> Account:
+def _account(account_id: int, *, request: HttpRequest | None = None) -> Account:
+    """The account with its domains and members; with `request`, only if its caller may see it
+    (else 404, as if there were none)."""
     account = (
         Account.objects.prefetch_related(
             "domains",
@@ -78,17 +81,22 @@ def _account(account_id: int) -> Account:
         .filter(pk=account_id)
         .first()
     )
-    if account is None:
+    viewer = getattr(request, "auth", None)
+    if account is None or (
+        request is not None and not may_see_account(user=viewer, account=account)
+    ):
         raise HttpError(404, f"no account {account_id}")
     return account
 
 
 @router.get("", response={200: list[AccountSummary], **REFUSALS}, summary="List accounts")
 @paginate(Paging)
+@rule(access_people)
 def accounts_list(request: HttpRequest, filters: Query[AccountsFilter]) -> QuerySet[Account]:
     """Accounts that were not merged into another, by name."""
     require(request, access_people)
     accounts = accounts_search(query=filters.q)
+    accounts = accounts_visible(user=getattr(request, "auth", None), accounts=accounts)
     return accounts.prefetch_related("domains").order_by("name", "id")
 
 
@@ -97,11 +105,12 @@ def accounts_list(request: HttpRequest, filters: Query[AccountsFilter]) -> Query
     response={200: AccountOut, 404: ErrorOut, **REFUSALS},
     summary="Get an account",
 )
+@rule(access_people)
 def account_get(request: HttpRequest, account_id: int) -> Account:
     """One account with its domains and the people in it. A merged account still answers 200,
     with `merged_into` set to the survivor's id."""
     require(request, access_people)
-    return _account(account_id)
+    return _account(account_id, request=request)
 
 
 @router.get(
@@ -110,12 +119,14 @@ def account_get(request: HttpRequest, account_id: int) -> Account:
     summary="An account's timeline",
 )
 @paginate(Paging)
+@rule(access_people)
 def account_timeline_list(request: HttpRequest, account_id: int) -> Any:
     """Events about the account and about everyone who is or was in it, by anyone in the
     company, newest first (the latest 10,000); the events of conversations you may not read
     left out."""
     user = require(request, access_people)
-    return account_timeline_all(account=_account(account_id), user=user, limit=TIMELINE_DEPTH)
+    account = _account(account_id, request=request)
+    return account_timeline_all(account=account, user=user, limit=TIMELINE_DEPTH)
 
 
 @router.post(
@@ -123,11 +134,12 @@ def account_timeline_list(request: HttpRequest, account_id: int) -> Any:
     response={200: AccountOut, 404: ErrorOut, 409: ErrorOut, **REFUSALS},
     summary="Merge a duplicate into this account",
 )
+@rule(access_merge)
 def account_merge_into(request: HttpRequest, account_id: int, payload: MergeIn) -> Account:
     """Fold the account `loser_id` into this one, keeping every domain, membership and event
     of both; the loser stays, with `merged_into` pointing here."""
     user = require(request, access_merge)
-    survivor = _account(account_id)
+    survivor = _account(account_id, request=request)
     if survivor.merged_into_id is not None:
         raise HttpError(
             409, f"account {account_id} was merged into {survivor.merged_into_id}; merge into that"

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
 from ninja.errors import ValidationError
 
-from leadline.api.auth import REFUSALS, require
+from leadline.api.auth import REFUSALS, require, rule
 from leadline.core import clock
 from leadline.core.permissions import access_insight
 
@@ -76,6 +76,7 @@ def _period(filters: AttributionFilter) -> tuple[dt.date, dt.date]:
     response={200: AttributionOut, **REFUSALS},
     summary="Attribution per campaign",
 )
+@rule(access_insight)
 def attribution_get(request: HttpRequest, filters: Query[AttributionFilter]) -> object:
     """Per campaign, for deals opened in the period (default: the last 365 days): influenced
     pipeline and won revenue, and the pipeline and revenue attributed by `model`; cost and

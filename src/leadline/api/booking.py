@@ -12,7 +12,7 @@ from ninja.errors import HttpError
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from leadline.api.auth import REFUSALS, ErrorOut, require
+from leadline.api.auth import REFUSALS, ErrorOut, require, rule
 from leadline.api.common import Paging, Strict, field_errors
 from leadline.booking.models import BookingPage, Meeting, MeetingStatus
 from leadline.booking.selectors import free_slots
@@ -102,6 +102,7 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 
 @router.get("/booking/pages", response={200: list[PageOut], **REFUSALS}, summary="Booking pages")
 @paginate(Paging)
+@rule(access_people)
 def pages_list(request: HttpRequest) -> QuerySet[BookingPage]:
     require(request, access_people)
     return BookingPage.objects.order_by("slug")
@@ -112,6 +113,7 @@ def pages_list(request: HttpRequest) -> QuerySet[BookingPage]:
     response={200: list[SlotOut], 404: ErrorOut, 422: ErrorOut, **REFUSALS},
     summary="Free slots of a page",
 )
+@rule(access_people)
 def page_slots(request: HttpRequest, slug: str, query: Query[SlotsQuery]) -> list[SlotOut]:
     """The times a meeting could start, within the page's notice and horizon: the seller's
     bookable hours minus their meetings (with the buffer) and absences; for a team page, every
@@ -130,6 +132,7 @@ def page_slots(request: HttpRequest, slug: str, query: Query[SlotsQuery]) -> lis
 
 @router.get("/booking/meetings", response={200: list[MeetingOut], **REFUSALS}, summary="Meetings")
 @paginate(Paging)
+@rule(access_booking_settings)
 def meetings_list(request: HttpRequest, query: Query[MeetingsQuery]) -> QuerySet[Meeting]:
     """A rep's own meetings (as host); a manager's or admin's, everyone's."""
     user = require(request, access_booking_settings)
@@ -150,6 +153,7 @@ def meetings_list(request: HttpRequest, query: Query[MeetingsQuery]) -> QuerySet
     response={201: MeetingOut, 404: ErrorOut, 409: ErrorOut, **REFUSALS},
     summary="Book a meeting for a person",
 )
+@rule(access_booking_settings)
 def meeting_create(request: HttpRequest, payload: MeetingIn) -> Status[Meeting]:
     """Books one of the page's free slots for the person, as the calling seller: the invitation
     goes out, it counts as a first touch and a handoff, their cadences stop. 409 when the time
@@ -178,6 +182,7 @@ def meeting_create(request: HttpRequest, payload: MeetingIn) -> Status[Meeting]:
     response={200: MeetingOut, 404: ErrorOut, **REFUSALS},
     summary="Cancel a meeting",
 )
+@rule(access_booking_settings)
 def meeting_cancel_endpoint(request: HttpRequest, meeting_id: int, payload: CancelIn) -> Meeting:
     """The prospect gets the cancellation (METHOD:CANCEL). A rep cancels their own meetings;
     managers and admins any. Cancelling twice changes nothing."""

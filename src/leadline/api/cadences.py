@@ -15,7 +15,7 @@ from ninja.errors import HttpError
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from leadline.api.auth import REFUSALS, ErrorOut, require
+from leadline.api.auth import REFUSALS, ErrorOut, require, rule
 from leadline.api.common import Paging, Strict, field_errors
 from leadline.cadences.models import (
     Cadence,
@@ -294,6 +294,7 @@ def _steps_replace(cadence: Cadence, steps: list[StepIn], actor: Any) -> None:
 
 
 @router.get("/cadences", response={200: list[CadenceOut], **REFUSALS}, summary="Cadences")
+@rule(access_cadences)
 def cadences_list(request: HttpRequest) -> list[CadenceOut]:
     require(request, access_cadences)
     return [_out(c) for c in Cadence.objects.order_by("name")]
@@ -302,6 +303,7 @@ def cadences_list(request: HttpRequest) -> list[CadenceOut]:
 @router.post(
     "/cadences", response={201: CadenceOut, **REFUSALS}, summary="Create a cadence with its steps"
 )
+@rule(access_cadence_edit)
 def cadence_post(request: HttpRequest, payload: CadenceIn) -> Status[CadenceOut]:
     user = require(request, access_cadence_edit)
     try:
@@ -328,6 +330,7 @@ def cadence_post(request: HttpRequest, payload: CadenceIn) -> Status[CadenceOut]
     response={200: CadenceOut, 404: ErrorOut, **REFUSALS},
     summary="A cadence",
 )
+@rule(access_cadences)
 def cadence_get(request: HttpRequest, cadence_id: int) -> CadenceOut:
     require(request, access_cadences)
     return _out(_cadence(cadence_id))
@@ -338,6 +341,7 @@ def cadence_get(request: HttpRequest, cadence_id: int) -> CadenceOut:
     response={200: CadenceOut, 404: ErrorOut, **REFUSALS},
     summary="Change a cadence (its steps only while nobody is in it)",
 )
+@rule(access_cadence_edit)
 def cadence_put(request: HttpRequest, cadence_id: int, payload: CadenceIn) -> CadenceOut:
     user = require(request, access_cadence_edit)
     cadence = _cadence(cadence_id)
@@ -375,6 +379,7 @@ def _step_in(step: CadenceStep) -> StepIn:
     response={204: None, 404: ErrorOut, 409: ErrorOut, **REFUSALS},
     summary="Delete a cadence nobody was ever in",
 )
+@rule(access_cadence_edit)
 def cadence_delete(request: HttpRequest, cadence_id: int) -> Status[None]:
     require(request, access_cadence_edit)
     cadence = _cadence(cadence_id)
@@ -389,6 +394,7 @@ def cadence_delete(request: HttpRequest, cadence_id: int) -> Status[None]:
     response={201: EnrolmentOut, 404: ErrorOut, 409: ErrorOut, **REFUSALS},
     summary="Enrol one person",
 )
+@rule(access_cadences)
 def enrol(request: HttpRequest, cadence_id: int, payload: EnrolIn) -> Status[EnrolmentOut]:
     """Refused (409, with why) when they are already in it or may not be contacted on any
     channel it uses."""
@@ -411,6 +417,7 @@ def enrol(request: HttpRequest, cadence_id: int, payload: EnrolIn) -> Status[Enr
     response={200: BulkOut, 404: ErrorOut, **REFUSALS},
     summary="Enrol many people",
 )
+@rule(access_cadences)
 def enrol_bulk(request: HttpRequest, cadence_id: int, payload: BulkEnrolIn) -> BulkOut:
     """Those who cannot be enrolled are listed with why; the others are enrolled."""
     user = require(request, access_cadences)
@@ -430,6 +437,7 @@ def enrol_bulk(request: HttpRequest, cadence_id: int, payload: BulkEnrolIn) -> B
 
 @router.get("/enrolments", response={200: list[EnrolmentOut], **REFUSALS}, summary="Enrolments")
 @paginate(Paging)
+@rule(access_cadences)
 def enrolments(
     request: HttpRequest,
     cadence_id: int | None = None,
@@ -450,6 +458,7 @@ def enrolments(
     response={200: StoppedOut, 404: ErrorOut, **REFUSALS},
     summary="Take a person out of every cadence",
 )
+@rule(access_cadences)
 def enrolments_stop_post(request: HttpRequest, payload: PersonStopIn) -> StoppedOut:
     user = require(request, access_cadences)
     person = Person.objects.filter(pk=payload.person_id).first()
@@ -469,6 +478,7 @@ def enrolments_stop_post(request: HttpRequest, payload: PersonStopIn) -> Stopped
     response={200: EnrolmentOut, 404: ErrorOut, **REFUSALS},
     summary="One enrolment",
 )
+@rule(access_cadences)
 def enrolment_get(request: HttpRequest, enrolment_id: int) -> EnrolmentOut:
     require(request, access_cadences)
     enrolment = enrolments_list().filter(pk=enrolment_id).first()
@@ -482,6 +492,7 @@ def enrolment_get(request: HttpRequest, enrolment_id: int) -> EnrolmentOut:
     response={200: EnrolmentOut, 404: ErrorOut, **REFUSALS},
     summary="Take a person out of one cadence",
 )
+@rule(access_cadences)
 def enrolment_stop_post(request: HttpRequest, enrolment_id: int, payload: StopIn) -> EnrolmentOut:
     user = require(request, access_cadences)
     enrolment = enrolments_list().filter(pk=enrolment_id).first()

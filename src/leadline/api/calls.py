@@ -12,7 +12,7 @@ from ninja import Field, Router, Schema
 from ninja.errors import HttpError
 from ninja.pagination import paginate
 
-from leadline.api.auth import REFUSALS, ErrorOut, require
+from leadline.api.auth import REFUSALS, ErrorOut, require, rule
 from leadline.api.common import Paging, Strict, field_errors
 from leadline.calls.models import CallTask
 from leadline.calls.selectors import CallCard, call_card, call_queue, call_tasks_visible
@@ -114,6 +114,7 @@ def _task(request: HttpRequest, pk: int) -> CallTask:
 
 @router.get("/calls", response={200: list[CallRowOut], **REFUSALS}, summary="My call queue")
 @paginate(Paging)
+@rule(access_call_queue)
 def calls_list(request: HttpRequest) -> QuerySet[CallTask]:
     """The open calls to make, due first: an outside caller's own and their team's; anyone
     else's own."""
@@ -124,6 +125,7 @@ def calls_list(request: HttpRequest) -> QuerySet[CallTask]:
 @router.get(
     "/calls/{task_id}", response={200: CallOut, 404: ErrorOut, **REFUSALS}, summary="One call"
 )
+@rule(access_call_queue)
 def call_get(request: HttpRequest, task_id: int) -> CallOut:
     task = _task(request, task_id)
     user = require(request, access_call_queue)
@@ -135,6 +137,7 @@ def call_get(request: HttpRequest, task_id: int) -> CallOut:
     response={200: CallOut, 404: ErrorOut, **REFUSALS},
     summary="Log what came of a call",
 )
+@rule(access_call_queue)
 def call_outcome(request: HttpRequest, task_id: int, payload: OutcomeIn) -> CallOut:
     """Marks the call done and records the attempt; a call already logged, or an outcome the
     call does not offer, is refused (422) and changes nothing."""

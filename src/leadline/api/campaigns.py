@@ -15,7 +15,7 @@ from ninja.errors import HttpError
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from leadline.api.auth import REFUSALS, ErrorOut, require
+from leadline.api.auth import REFUSALS, ErrorOut, require, rule
 from leadline.api.common import Paging, Patch, Strict, field_errors
 from leadline.campaigns.models import CHANNELS, Campaign
 from leadline.campaigns.selectors import campaigns_query
@@ -70,6 +70,7 @@ def _campaign(pk: int) -> Campaign:
 
 @router.get("", response={200: list[CampaignOut], **REFUSALS}, summary="List campaigns")
 @paginate(Paging)
+@rule(access_campaigns)
 def campaigns_list(request: HttpRequest) -> QuerySet[Campaign]:
     """Every campaign entered, by name."""
     require(request, access_campaigns)
@@ -77,6 +78,7 @@ def campaigns_list(request: HttpRequest) -> QuerySet[Campaign]:
 
 
 @router.post("", response={201: CampaignOut, **REFUSALS}, summary="Make a campaign")
+@rule(access_campaigns)
 def campaign_post(request: HttpRequest, payload: CampaignIn) -> Status[Campaign]:
     """A name already used (in any case), an end before the start: 422 naming the field."""
     user = require(request, access_campaigns)
@@ -95,6 +97,7 @@ def campaign_post(request: HttpRequest, payload: CampaignIn) -> Status[Campaign]
     response={200: CampaignOut, 404: ErrorOut, **REFUSALS},
     summary="Get a campaign",
 )
+@rule(access_campaigns)
 def campaign_get(request: HttpRequest, campaign_id: int) -> Campaign:
     require(request, access_campaigns)
     return _campaign(campaign_id)
@@ -105,6 +108,7 @@ def campaign_get(request: HttpRequest, campaign_id: int) -> Campaign:
     response={200: CampaignOut, 404: ErrorOut, **REFUSALS},
     summary="Change a campaign",
 )
+@rule(access_campaigns)
 def campaign_patch(request: HttpRequest, campaign_id: int, payload: CampaignPatch) -> Campaign:
     """Only the fields sent change; `cost`, `starts_on` and `ends_on` may be null (unknown)."""
     user = require(request, access_campaigns)

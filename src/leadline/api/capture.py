@@ -4,6 +4,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import slug_re
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -12,7 +13,7 @@ from ninja.errors import HttpError, ValidationError
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from leadline.api.auth import REFUSALS, ErrorOut, require
+from leadline.api.auth import REFUSALS, ErrorOut, require, rule
 from leadline.api.common import BODY, Paging, Patch, Strict, field_errors
 from leadline.capture.ingest import (
     form_spec,
@@ -33,8 +34,10 @@ from leadline.capture.services import form_save
 from leadline.capture.validation import submission_clean
 from leadline.capture.views import embed_snippet, field_specs
 from leadline.core.links import public_url
+from leadline.core.models import TokenScope
 from leadline.core.permissions import access_forms, access_people, access_submissions
 from leadline.core.ratelimit import client_ip
+from leadline.relationships.visibility import requests_visible
 
 requests_router = Router(tags=["requests"])
 submissions_router = Router(tags=["submissions"])
@@ -88,10 +91,12 @@ class RequestsFilter(FilterSchema):
 
 @requests_router.get("", response={200: list[RequestOut], **REFUSALS}, summary="List requests")
 @paginate(Paging)
+@rule(access_people)
 def requests_list(request: HttpRequest, filters: Query[RequestsFilter]) -> QuerySet[Request]:
     """What people asked for, newest first."""
     require(request, access_people)
-    return filters.filter(Request.objects.select_related("form")).order_by("-created_at", "-id")
+    seen = requests_visible(user=getattr(request, "auth", None), requests=Request.objects.all())
+    return filters.filter(seen.select_related("form")).order_by("-created_at", "-id")
 
 
 @requests_router.get(
@@ -99,10 +104,12 @@ def requests_list(request: HttpRequest, filters: Query[RequestsFilter]) -> Query
     response={200: RequestOut, 404: ErrorOut, **REFUSALS},
     summary="Get a request",
 )
+@rule(access_people)
 def request_get(request: HttpRequest, request_id: int) -> Request:
     require(request, access_people)
-    found = Request.objects.select_related("form").filter(pk=request_id).first()
-    if found is None:
+    seen = requests_visible(user=getattr(request, "auth", None), requests=Request.objects.all())
+    found = seen.select_related("form").filter(pk=request_id).first()
+    if found is None:  # also out of view: 404, not 403, which would confirm it exists
         raise HttpError(404, f"no request {request_id}")
     return found
 
@@ -151,6 +158,7 @@ def _submissions() -> QuerySet[Submission]:
     "", response={200: list[SubmissionOut], **REFUSALS}, summary="List raw submissions"
 )
 @paginate(Paging)
+@rule(access_submissions)
 def submissions_list(
     request: HttpRequest, filters: Query[SubmissionsFilter]
 ) -> QuerySet[Submission]:
@@ -164,6 +172,7 @@ def submissions_list(
     response={200: SubmissionOut, 404: ErrorOut, **REFUSALS},
     summary="Get a raw submission",
 )
+@rule(access_submissions)
 def submission_get(request: HttpRequest, submission_id: int) -> Submission:
     require(request, access_submissions)
     found = _submissions().filter(pk=submission_id).first()
@@ -214,7 +223,7 @@ class FormSettings(Patch):
     campaign: str | None = None
     journey: str | None = None
     allowed_origins: list[str] | None = Field(
-        None, description="Sites that may embed the form; empty: any site"
+        None, description="Sites that may embed the form; empty: none but Leadline's own page"
     )
     is_active: bool | None = None
 
@@ -295,6 +304,7 @@ FORM_FIELD_NAMES = {"asset": "asset_id"}
 
 @forms_router.get("", response={200: list[FormSummary], **REFUSALS}, summary="List forms")
 @paginate(Paging)
+@rule(access_forms)
 def forms_list(request: HttpRequest) -> QuerySet[Form]:
     require(request, access_forms)
     return Form.objects.order_by("name", "id")
@@ -303,6 +313,7 @@ def forms_list(request: HttpRequest) -> QuerySet[Form]:
 @forms_router.post(
     "", response={201: FormOut, **REFUSALS}, summary="Create a form", operation_id="form_create"
 )
+@rule(access_forms)
 def form_create(request: HttpRequest, payload: FormIn) -> Status[Form]:
     user = require(request, access_forms)
     form = Form(**payload.changes())
@@ -316,6 +327,7 @@ def form_create(request: HttpRequest, payload: FormIn) -> Status[Form]:
 @forms_router.get(
     "/{slug}", response={200: FormOut, 404: ErrorOut, **REFUSALS}, summary="Get a form"
 )
+@rule(access_forms)
 def form_get(request: HttpRequest, slug: str) -> Form:
     """A form with its fields and the snippet that embeds it on another site."""
     require(request, access_forms)
@@ -325,6 +337,7 @@ def form_get(request: HttpRequest, slug: str) -> Form:
 @forms_router.patch(
     "/{slug}", response={200: FormOut, 404: ErrorOut, **REFUSALS}, summary="Change a form"
 )
+@rule(access_forms)
 def form_patch(request: HttpRequest, slug: str, payload: FormSettings) -> Form:
     """Change only the fields sent. The slug stays: pages that embed the form use it."""
     user = require(request, access_forms)
@@ -362,6 +375,7 @@ IDEMPOTENCY_HEADER = {
     summary="Submit to a form",
     openapi_extra={"parameters": [IDEMPOTENCY_HEADER]},
 )
+@rule(access_submissions, scopes={TokenScope.WRITE, TokenScope.CAPTURE})
 def form_submission_create(
     request: HttpRequest, slug: str, payload: Body[dict[str, Any]]
 ) -> Status[SubmissionReceived]:
@@ -371,7 +385,7 @@ def form_submission_create(
     (utm_source, page_url, ...) as the form allows. The public `POST /f/<slug>/` takes the same
     body without a token, behind a per-address rate limit."""
     user = require(request, access_submissions)
-    spec = form_spec(slug)
+    spec = form_spec(slug) if slug_re.fullmatch(slug) else None  # no cache key for non-slugs
     if spec is None:
         raise HttpError(404, f"no active form {slug!r}")
     clean, errors = submission_clean(spec, payload)

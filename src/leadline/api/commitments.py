@@ -11,7 +11,7 @@ from ninja.errors import HttpError
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from leadline.api.auth import REFUSALS, ErrorOut, require
+from leadline.api.auth import REFUSALS, ErrorOut, require, rule
 from leadline.api.common import Paging, Strict, field_errors
 from leadline.commitments.models import Commitment, CommitmentStatus
 from leadline.commitments.selectors import commitments_query
@@ -174,6 +174,7 @@ def _settleable(request: HttpRequest, pk: int) -> tuple[User, Commitment]:
     summary="List commitments",
 )
 @paginate(Paging)
+@rule(access_people)
 def commitments_list(
     request: HttpRequest, filters: Query[CommitmentFilter]
 ) -> QuerySet[Commitment]:
@@ -198,6 +199,7 @@ def commitments_list(
     response={200: ReportOut, **REFUSALS},
     summary="Promises kept and broken, per seller",
 )
+@rule(access_commitments_report)
 def commitments_report(request: HttpRequest, filters: Query[ReportFilter]) -> ReportOut:
     """Of the promises made in the period (default: the last 90 days): made, kept on time,
     kept late, broken, open and overdue, and the kept rate, per seller and in total."""
@@ -240,6 +242,7 @@ def commitments_report(request: HttpRequest, filters: Query[ReportFilter]) -> Re
     response={200: CommitmentOut, 404: ErrorOut, **REFUSALS},
     summary="Get a commitment",
 )
+@rule(access_people)
 def commitment_get(request: HttpRequest, commitment_id: int) -> Commitment:
     require(request, access_people)
     return _commitment(commitment_id)
@@ -250,6 +253,7 @@ def commitment_get(request: HttpRequest, commitment_id: int) -> Commitment:
     response={201: CommitmentOut, 404: ErrorOut, **REFUSALS},
     summary="Make a commitment",
 )
+@rule(access_person_edit)
 def commitment_post(request: HttpRequest, payload: CommitmentIn) -> Status[Commitment]:
     """Record a promise to a person, due by the end of a day (`due_on`, in the promiser's time
     zone) or at a moment (`due_at`). The promiser is reminded the business day before and on
@@ -293,6 +297,7 @@ def commitment_post(request: HttpRequest, payload: CommitmentIn) -> Status[Commi
     response={200: CommitmentOut, 404: ErrorOut, **REFUSALS},
     summary="Mark a commitment kept",
 )
+@rule(access_commitment_settle)
 def commitment_kept(request: HttpRequest, commitment_id: int, payload: KeepIn) -> Commitment:
     """Kept now: on time when by its due time, late after it (a broken promise can still be
     kept, late). Again: no change. A cancelled one: 422. The seller who made it, a sales
@@ -310,6 +315,7 @@ def commitment_kept(request: HttpRequest, commitment_id: int, payload: KeepIn) -
     response={200: CommitmentOut, 404: ErrorOut, **REFUSALS},
     summary="Cancel a commitment",
 )
+@rule(access_commitment_settle)
 def commitment_cancel_post(
     request: HttpRequest, commitment_id: int, payload: CancelIn
 ) -> Commitment:

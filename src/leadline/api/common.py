@@ -21,6 +21,7 @@ from leadline.core.models import TimelineEvent
 # exactly as ninja's own validation errors do, and a client reads one shape of error.
 BODY = ("body", "payload")
 MAX_PAGE = 500
+MAX_OFFSET = 2**63 - 1  # the databases' largest integer: more is a 422, not a 500
 # The timeline selectors take a limit; a page can reach this far back.
 TIMELINE_DEPTH = 10_000
 
@@ -30,7 +31,7 @@ class Paging(LimitOffsetPagination):
 
     class Input(Schema):
         limit: int = Field(50, ge=1, le=MAX_PAGE, description="How many items (1-500)")
-        offset: int = Field(0, ge=0, description="How many items to skip")
+        offset: int = Field(0, ge=0, le=MAX_OFFSET, description="How many items to skip")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_limit=MAX_PAGE, **kwargs)

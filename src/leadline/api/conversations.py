@@ -13,7 +13,7 @@ from ninja.pagination import paginate
 from ninja.responses import Status
 from pydantic import AfterValidator
 
-from leadline.api.auth import REFUSALS, ErrorOut, require
+from leadline.api.auth import REFUSALS, ErrorOut, require, rule
 from leadline.api.common import Paging, Patch, Strict, field_error, field_errors, moment_past
 from leadline.core.models import Account, Person, User
 from leadline.core.permissions import (
@@ -43,6 +43,7 @@ from leadline.journeys.selectors import (
     quote_lines,
 )
 from leadline.relationships.memory import conversations_query_visible, may_read
+from leadline.relationships.visibility import may_see_person
 
 conversations_router = Router(tags=["conversations"])
 people_router = Router(tags=["conversations"])
@@ -249,6 +250,7 @@ def _conversation(pk: int) -> Conversation:
     response={201: ConversationOut, 404: ErrorOut, **REFUSALS},
     summary="Log a conversation",
 )
+@rule(access_person_edit)
 def conversation_post(request: HttpRequest, payload: ConversationIn) -> Status[Conversation]:
     """Log a call, meeting, email or note: who took part, what was said, their words. It goes
     on each person's timeline, may move their buyer's journey (e.g. "finance joined a call"),
@@ -287,14 +289,15 @@ def conversation_post(request: HttpRequest, payload: ConversationIn) -> Status[C
     summary="A person's conversations",
 )
 @paginate(Paging)
+@rule(access_people)
 def person_conversations(request: HttpRequest, person_id: int) -> QuerySet[Conversation]:
     """The conversations this person took part in that you may read (notes of personal
     context: the owner's team; private notes: their author and the managers), newest first,
     each with the pain points it named and whether a rep confirmed them."""
     user = require(request, access_people)
     person = Person.objects.filter(pk=person_id).first()
-    if person is None:
-        raise HttpError(404, f"no person {person_id}")
+    if person is None or not may_see_person(user=user, person=person):
+        raise HttpError(404, f"no person {person_id}")  # out of view too: 404, not 403
     return conversations_query_visible(user=user, person=person)
 
 
@@ -327,6 +330,7 @@ def _pain_point_out(tally: PainPointTally) -> dict[str, Any]:
     "", response={200: list[PainPointOut], **REFUSALS}, summary="List the pain-point catalogue"
 )
 @paginate(Paging)
+@rule(access_pain_points)
 def pain_points_list(request: HttpRequest, filters: Query[PainPointFilter]) -> list[dict[str, Any]]:
     """The catalogue by product then name, each pain point with how often reps confirmed or
     rejected it when a conversation suggested it."""
@@ -342,6 +346,7 @@ def pain_points_list(request: HttpRequest, filters: Query[PainPointFilter]) -> l
     response={200: PainPointOut, 404: ErrorOut, **REFUSALS},
     summary="Get a pain point",
 )
+@rule(access_pain_points)
 def pain_point_get(request: HttpRequest, pain_point_id: int) -> dict[str, Any]:
     require(request, access_pain_points)
     return _pain_point_out(_tally(pain_point_id))
@@ -350,6 +355,7 @@ def pain_point_get(request: HttpRequest, pain_point_id: int) -> dict[str, Any]:
 @pain_points_router.post(
     "", response={201: PainPointOut, **REFUSALS}, summary="Add a pain point to the catalogue"
 )
+@rule(access_pain_point_edit)
 def pain_point_post(request: HttpRequest, payload: PainPointIn) -> Status[dict[str, Any]]:
     """Add a pain point. Its phrases are matched (any case, whole words) in conversations
     logged from now on. A name already used for the same product: 422."""
@@ -372,6 +378,7 @@ def pain_point_post(request: HttpRequest, payload: PainPointIn) -> Status[dict[s
     response={200: PainPointOut, 404: ErrorOut, **REFUSALS},
     summary="Change a pain point",
 )
+@rule(access_pain_point_edit)
 def pain_point_patch(
     request: HttpRequest, pain_point_id: int, payload: PainPointPatch
 ) -> dict[str, Any]:
@@ -396,6 +403,7 @@ def pain_point_patch(
     response={200: SuggestionOut, 404: ErrorOut, **REFUSALS},
     summary="Confirm or reject a suggested pain point",
 )
+@rule(access_person_edit)
 def suggestion_decision(
     request: HttpRequest, suggestion_id: int, payload: DecisionIn
 ) -> ConversationPainPoint:

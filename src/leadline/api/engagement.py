@@ -13,7 +13,7 @@ from ninja.errors import HttpError
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from leadline.api.auth import REFUSALS, ErrorOut, require
+from leadline.api.auth import REFUSALS, ErrorOut, require, rule
 from leadline.api.common import Paging, Strict, field_errors
 from leadline.core.models import Person, User
 from leadline.core.permissions import (
@@ -236,6 +236,7 @@ def _decidable(request: HttpRequest, pk: int) -> tuple[User, Handoff]:
 
 @router.get("/handoffs", response={200: list[HandoffOut], **REFUSALS}, summary="List handoffs")
 @paginate(Paging)
+@rule(access_handoffs)
 def handoffs_list(request: HttpRequest, filters: Query[HandoffFilter]) -> QuerySet[Handoff]:
     """Undecided ones first, then the decided ones; each by deadline, soonest first."""
     user = require(request, access_handoffs)
@@ -259,6 +260,7 @@ def handoffs_list(request: HttpRequest, filters: Query[HandoffFilter]) -> QueryS
     response={201: HandoffOut, 200: HandoffOut, 404: ErrorOut, **REFUSALS},
     summary="Hand a person to sales",
 )
+@rule(access_handoff_create)
 def handoff_post(request: HttpRequest, payload: HandoffIn) -> Status[Handoff]:
     """Marketing hands a lead over by hand. 201 with the new handoff; 200 with the open one
     when the person already has a handoff waiting (never a second one)."""
@@ -281,6 +283,7 @@ def handoff_post(request: HttpRequest, payload: HandoffIn) -> Status[Handoff]:
     response={200: HandoffOut, 404: ErrorOut, **REFUSALS},
     summary="Get a handoff",
 )
+@rule(access_handoffs)
 def handoff_get(request: HttpRequest, handoff_id: int) -> Handoff:
     require(request, access_handoffs)
     return _handoff(handoff_id)
@@ -291,6 +294,7 @@ def handoff_get(request: HttpRequest, handoff_id: int) -> Handoff:
     response={200: AcceptOut, 404: ErrorOut, 409: ErrorOut, **REFUSALS},
     summary="Accept a handoff",
 )
+@rule(access_handoffs)
 def handoff_accept_post(request: HttpRequest, handoff_id: int, payload: AcceptIn) -> dict[str, Any]:
     """Sales takes the lead: it becomes sales-accepted and an opportunity is opened. 409 when
     it was decided already."""
@@ -311,6 +315,7 @@ def handoff_accept_post(request: HttpRequest, handoff_id: int, payload: AcceptIn
     response={200: HandoffOut, 404: ErrorOut, 409: ErrorOut, **REFUSALS},
     summary="Reject a handoff",
 )
+@rule(access_handoffs)
 def handoff_reject_post(request: HttpRequest, handoff_id: int, payload: RejectIn) -> Handoff:
     """Reject with a reason from the list (`reason_id`) AND a few words (`reason_text`); without
     either: 422 naming the field, and nothing changes. The person goes back to nurture, or is
@@ -333,6 +338,7 @@ def handoff_reject_post(request: HttpRequest, handoff_id: int, payload: RejectIn
     response={200: list[ReasonOut], **REFUSALS},
     summary="The rejection reasons",
 )
+@rule(access_handoffs)
 def reasons_list(request: HttpRequest, include_off: bool = False) -> list[RejectionReason]:
     """The reasons offered when rejecting (`include_off=true`: the ones turned off too)."""
     require(request, access_handoffs)
@@ -344,6 +350,7 @@ def reasons_list(request: HttpRequest, include_off: bool = False) -> list[Reject
     response={200: OpportunityOut, 404: ErrorOut, 409: ErrorOut, **REFUSALS},
     summary="Close an opportunity won or lost",
 )
+@rule(access_handoffs)
 def opportunity_close_post(
     request: HttpRequest, opportunity_id: int, payload: CloseIn
 ) -> Opportunity:
@@ -388,6 +395,7 @@ def _lifecycle(person: Person) -> dict[str, Any]:
     response={200: LifecycleOut, 404: ErrorOut, **REFUSALS},
     summary="A person's lifecycle stage and its history",
 )
+@rule(access_people)
 def lifecycle_get(request: HttpRequest, person_id: int) -> dict[str, Any]:
     require(request, access_people)
     return _lifecycle(_person(person_id))
@@ -398,6 +406,7 @@ def lifecycle_get(request: HttpRequest, person_id: int) -> dict[str, Any]:
     response={200: LifecycleOut, 404: ErrorOut, **REFUSALS},
     summary="Move a person to a stage by hand",
 )
+@rule(access_handoff_create)
 def lifecycle_post(request: HttpRequest, person_id: int, payload: StageIn) -> dict[str, Any]:
     """Marketing, managers and admins move a person by hand, saying why (422 without)."""
     user = require(request, access_handoff_create)
@@ -431,6 +440,7 @@ def _row(row: Any) -> dict[str, Any]:
     response={200: LeadQualityOut, **REFUSALS},
     summary="Lead quality per source, form and campaign",
 )
+@rule(access_lead_quality)
 def lead_quality_get(request: HttpRequest, filters: Query[LeadQualityFilter]) -> dict[str, Any]:
     """Handed over, accepted, rejected by reason, open and won, per source, form and campaign
     (as copied onto each handoff when it was made); `start`/`end` filter by the day handed

@@ -11,7 +11,7 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 from pydantic import AfterValidator, model_validator
 
-from leadline.api.auth import REFUSALS, ErrorOut, require
+from leadline.api.auth import REFUSALS, ErrorOut, require, rule
 from leadline.api.common import Strict, email_checked, moment_past
 from leadline.core.models import Person
 from leadline.core.permissions import access_person_edit
@@ -84,6 +84,7 @@ class EventsOut(Schema):
     response={201: EventsOut, 404: ErrorOut, **REFUSALS},
     summary="Record events from another system",
 )
+@rule(access_person_edit)
 def events_post(request: HttpRequest, payload: EventsIn) -> Status[dict[str, Any]]:
     """Record up to 500 events. Each goes on its person's timeline and is weighed against the
     exit signals of their buyer's journey, which may move them to the next step."""

@@ -13,7 +13,7 @@ from ninja.errors import HttpError
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from leadline.api.auth import REFUSALS, ErrorOut, require
+from leadline.api.auth import REFUSALS, ErrorOut, require, rule
 from leadline.api.common import Paging, Strict, field_error, field_errors
 from leadline.core.models import Team, User
 from leadline.core.permissions import access_handover
@@ -135,6 +135,7 @@ def _plan(pk: int) -> HandoverPlan:
 
 @router.get("", response={200: list[PlanOut], **REFUSALS}, summary="List handover plans")
 @paginate(Paging)
+@rule(access_handover)
 def handovers_list(request: HttpRequest) -> QuerySet[HandoverPlan]:
     """Every plan, newest first."""
     require(request, access_handover)
@@ -142,6 +143,7 @@ def handovers_list(request: HttpRequest) -> QuerySet[HandoverPlan]:
 
 
 @router.post("", response={201: PlanDetailOut, **REFUSALS}, summary="Plan a handover")
+@rule(access_handover)
 def handover_post(request: HttpRequest, payload: PlanIn) -> Status[HandoverPlan]:
     """Marks the user as leaving (or moving) on `effective_at` and proposes a new owner for
     everything they hold. A date more than a day past, a move to their own team, a second plan
@@ -179,6 +181,7 @@ def handover_post(request: HttpRequest, payload: PlanIn) -> Status[HandoverPlan]
     response={200: PlanDetailOut, 404: ErrorOut, **REFUSALS},
     summary="Get a handover plan",
 )
+@rule(access_handover)
 def handover_get(request: HttpRequest, plan_id: int) -> HandoverPlan:
     """The plan with its items, each possible owner's load against their cap, and what stops
     it from being applied (`problems`, empty when it can be)."""
@@ -191,6 +194,7 @@ def handover_get(request: HttpRequest, plan_id: int) -> HandoverPlan:
     response={200: list[ItemOut], 404: ErrorOut, **REFUSALS},
     summary="Change who takes over an item",
 )
+@rule(access_handover)
 def handover_item_patch(
     request: HttpRequest, plan_id: int, item_id: int, payload: ItemPatch
 ) -> list[HandoverItem]:
@@ -228,6 +232,7 @@ def handover_item_patch(
     response={200: ApplyOut, 404: ErrorOut, 409: ApplyOut, **REFUSALS},
     summary="Apply a handover plan",
 )
+@rule(access_handover)
 def handover_apply(request: HttpRequest, plan_id: int) -> Status[ApplyOut]:
     """Moves everything in one transaction. 409 with `problems` when it can't (someone over
     their cap, an item with nobody) or was applied already: then nothing changed."""
@@ -247,6 +252,7 @@ def handover_apply(request: HttpRequest, plan_id: int) -> Status[ApplyOut]:
     response={200: PlanOut, 404: ErrorOut, 409: ErrorOut, **REFUSALS},
     summary="Cancel a handover plan",
 )
+@rule(access_handover)
 def handover_cancel(request: HttpRequest, plan_id: int) -> HandoverPlan:
     """Only a draft: the seller stays and gets new leads again."""
     actor = require(request, access_handover)

@@ -16,7 +16,7 @@ from ninja.files import UploadedFile
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from leadline.api.auth import REFUSALS, ErrorOut, require
+from leadline.api.auth import REFUSALS, ErrorOut, require, rule
 from leadline.api.common import Paging
 from leadline.core.permissions import access_imports
 from leadline.imports import selectors, services
@@ -57,6 +57,7 @@ def _job(job_id: int) -> ImportJob:
 
 @router.get("", response={200: list[ImportJobOut], **REFUSALS}, summary="Imports, newest first")
 @paginate(Paging)
+@rule(access_imports)
 def imports_list(request: HttpRequest) -> QuerySet[ImportJob]:
     require(request, access_imports)
     return selectors.jobs_recent()
@@ -65,6 +66,7 @@ def imports_list(request: HttpRequest) -> QuerySet[ImportJob]:
 @router.get(
     "/{job_id}", response={200: ImportJobOut, 404: ErrorOut, **REFUSALS}, summary="One import"
 )
+@rule(access_imports)
 def import_get(request: HttpRequest, job_id: int) -> Any:
     require(request, access_imports)
     return _job(job_id)
@@ -76,6 +78,7 @@ def import_get(request: HttpRequest, job_id: int) -> Any:
     summary="The rows of an import that were not imported, and why",
 )
 @paginate(Paging)
+@rule(access_imports)
 def import_errors(request: HttpRequest, job_id: int) -> QuerySet[ImportRowError]:
     require(request, access_imports)
     return selectors.job_errors(_job(job_id))
@@ -98,6 +101,7 @@ def _mapping_problem(problems: list[str], field: str = "mapping") -> ValidationE
         "problem naming its column."
     ),
 )
+@rule(access_imports)
 def import_create(
     request: HttpRequest,
     file: File[UploadedFile],

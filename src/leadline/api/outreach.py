@@ -18,7 +18,7 @@ from ninja.errors import HttpError
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from leadline.api.auth import REFUSALS, ErrorOut, require
+from leadline.api.auth import REFUSALS, ErrorOut, require, rule
 from leadline.api.common import Paging, Patch, Strict, field_errors
 from leadline.core.models import Person
 from leadline.core.permissions import (
@@ -51,23 +51,32 @@ def _person(pk: int) -> Person:
 # The policy -------------------------------------------------------------------------------------
 
 
+# A wall-clock time without an offset ("20:00:00"): JSON Schema's "time" format demands one.
+LOCAL_TIME: dict[str, Any] = {"format": "partial-time", "example": "20:00:00"}
+
+
 class PolicyOut(Schema):
     weekly_cap: int = Field(description="Most touches per person in any 7 days, all channels")
-    quiet_start: dt.time = Field(description="Quiet from, in the person's local time")
-    quiet_end: dt.time = Field(description="Quiet until, in the person's local time")
+    quiet_start: dt.time = Field(
+        description="Quiet from, in the person's local time", json_schema_extra=LOCAL_TIME
+    )
+    quiet_end: dt.time = Field(
+        description="Quiet until, in the person's local time", json_schema_extra=LOCAL_TIME
+    )
     weekends_quiet: bool
     default_time_zone: str = Field(description="For people whose zone and country are unknown")
 
 
 class PolicyPatch(Patch):
     weekly_cap: int | None = Field(None, ge=1, le=50)
-    quiet_start: dt.time | None = None
-    quiet_end: dt.time | None = None
+    quiet_start: dt.time | None = Field(None, json_schema_extra=LOCAL_TIME)
+    quiet_end: dt.time | None = Field(None, json_schema_extra=LOCAL_TIME)
     weekends_quiet: bool | None = None
     default_time_zone: str | None = Field(None, max_length=64)
 
 
 @router.get("/contact-policy", response={200: PolicyOut, **REFUSALS}, summary="The contact policy")
+@rule(access_people)
 def policy_get(request: HttpRequest) -> Any:
     require(request, access_people)
     return selectors.contact_policy()
@@ -76,6 +85,7 @@ def policy_get(request: HttpRequest) -> Any:
 @router.patch(
     "/contact-policy", response={200: PolicyOut, **REFUSALS}, summary="Change the contact policy"
 )
+@rule(access_outreach_settings)
 def policy_patch(request: HttpRequest, payload: PolicyPatch) -> Any:
     user = require(request, access_outreach_settings)
     try:
@@ -129,6 +139,7 @@ class PersonContactOut(Schema):
     response={200: PersonContactOut, 404: ErrorOut, **REFUSALS},
     summary="A person's contact state",
 )
+@rule(access_people)
 def person_contact(request: HttpRequest, person_id: int) -> Any:
     require(request, access_people)
     person = _person(person_id)
@@ -150,6 +161,7 @@ def person_contact(request: HttpRequest, person_id: int) -> Any:
     response={200: VerdictOut, 404: ErrorOut, **REFUSALS},
     summary="May this person be touched now?",
 )
+@rule(access_people)
 def person_contact_check(request: HttpRequest, person_id: int, query: Query[VerdictQuery]) -> Any:
     """The gate's verdict, read only: nothing is reserved."""
     require(request, access_people)
@@ -169,6 +181,7 @@ class UnsubscribeIn(Strict):
     response={200: PersonContactOut, 404: ErrorOut, **REFUSALS},
     summary="Record an unsubscribe the person asked for",
 )
+@rule(access_person_edit)
 def person_unsubscribe(request: HttpRequest, person_id: int, payload: UnsubscribeIn) -> Any:
     user = require(request, access_person_edit)
     person = _person(person_id)
@@ -191,6 +204,7 @@ class DoNotContactIn(Strict):
     summary="The do-not-contact list",
 )
 @paginate(Paging)
+@rule(access_outreach_settings)
 def do_not_contact_list(request: HttpRequest) -> QuerySet[DoNotContact]:
     require(request, access_outreach_settings)
     return selectors.do_not_contact_list()
@@ -201,6 +215,7 @@ def do_not_contact_list(request: HttpRequest) -> QuerySet[DoNotContact]:
     response={201: DoNotContactOut, 404: ErrorOut, **REFUSALS},
     summary="Never contact a person on a channel",
 )
+@rule(access_person_edit)
 def do_not_contact_post(request: HttpRequest, payload: DoNotContactIn) -> Status[DoNotContact]:
     """Idempotent: the row that is already there is returned."""
     user = require(request, access_person_edit)
@@ -216,6 +231,7 @@ def do_not_contact_post(request: HttpRequest, payload: DoNotContactIn) -> Status
     response={204: None, 404: ErrorOut, **REFUSALS},
     summary="Allow contact on a channel again",
 )
+@rule(access_person_edit)
 def do_not_contact_delete(
     request: HttpRequest, person_id: int, channel: ContactChannel
 ) -> Status[None]:
@@ -297,6 +313,7 @@ def _newsletter(pk: int) -> Newsletter:
     "/newsletters", response={200: list[NewsletterOut], **REFUSALS}, summary="Marketing emails"
 )
 @paginate(Paging)
+@rule(access_newsletters)
 def newsletters_get(request: HttpRequest) -> QuerySet[Newsletter]:
     require(request, access_newsletters)
     return Newsletter.objects.order_by("-created_at", "-pk")
@@ -307,6 +324,7 @@ def newsletters_get(request: HttpRequest) -> QuerySet[Newsletter]:
     response={201: NewsletterOut, **REFUSALS},
     summary="Write a marketing email (a draft)",
 )
+@rule(access_newsletters)
 def newsletter_post(request: HttpRequest, payload: NewsletterIn) -> Status[Newsletter]:
     user = require(request, access_newsletters)
     try:
@@ -321,6 +339,7 @@ def newsletter_post(request: HttpRequest, payload: NewsletterIn) -> Status[Newsl
     response={200: NewsletterOut, 404: ErrorOut, **REFUSALS},
     summary="A marketing email and how its send went",
 )
+@rule(access_newsletters)
 def newsletter_get(request: HttpRequest, newsletter_id: int) -> Newsletter:
     require(request, access_newsletters)
     return _newsletter(newsletter_id)
@@ -331,6 +350,7 @@ def newsletter_get(request: HttpRequest, newsletter_id: int) -> Newsletter:
     response={200: NewsletterOut, 404: ErrorOut, 409: ErrorOut, **REFUSALS},
     summary="Change a draft",
 )
+@rule(access_newsletters)
 def newsletter_patch(request: HttpRequest, newsletter_id: int, payload: NewsletterPatch) -> Any:
     user = require(request, access_newsletters)
     newsletter = _newsletter(newsletter_id)
@@ -349,6 +369,7 @@ def newsletter_patch(request: HttpRequest, newsletter_id: int, payload: Newslett
     response={200: PreviewOut, 404: ErrorOut, **REFUSALS},
     summary="The mail one person would get",
 )
+@rule(access_newsletters)
 def newsletter_preview(request: HttpRequest, newsletter_id: int, person_id: int) -> Any:
     require(request, access_newsletters)
     newsletter, person = _newsletter(newsletter_id), _person(person_id)
@@ -367,6 +388,7 @@ def newsletter_preview(request: HttpRequest, newsletter_id: int, person_id: int)
     response={202: NewsletterOut, 404: ErrorOut, 409: ErrorOut, **REFUSALS},
     summary="Send a marketing email",
 )
+@rule(access_newsletters)
 def newsletter_send(request: HttpRequest, newsletter_id: int) -> Status[Newsletter]:
     """Queues the send; the worker sends to each person in the audience when the contact gate
     allows (purpose marketing). Follow it with GET /newsletters/{id}: `report`."""

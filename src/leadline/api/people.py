@@ -14,7 +14,7 @@ from ninja.pagination import paginate
 from ninja.responses import Status
 from pydantic import AfterValidator
 
-from leadline.api.auth import REFUSALS, ErrorOut, require
+from leadline.api.auth import REFUSALS, ErrorOut, require, rule
 from leadline.api.common import (
     TIMELINE_DEPTH,
     MergeIn,
@@ -36,6 +36,7 @@ from leadline.core.selectors import people_search
 from leadline.core.services import person_merge, person_update
 from leadline.insight.labels import person_labels
 from leadline.relationships.memory import person_timeline_visible
+from leadline.relationships.visibility import may_see_person, people_visible
 
 router = Router(tags=["people"])
 
@@ -215,24 +216,29 @@ def _summarised(people: QuerySet[Person]) -> QuerySet[Person]:
     )
 
 
-def _person(person_id: int) -> Person:
+def _person(person_id: int, *, request: HttpRequest | None = None) -> Person:
+    """The person, with what the schemas read; with `request`, only if its caller may see them
+    (else 404, as if there were none: a 403 would confirm they exist)."""
     person = (
         _summarised(Person.objects.all())
         .prefetch_related("phones", Prefetch("consents", Consent.objects.select_related("form")))
         .filter(pk=person_id)
         .first()
     )
-    if person is None:
+    viewer = getattr(request, "auth", None)
+    if person is None or (request is not None and not may_see_person(user=viewer, person=person)):
         raise HttpError(404, f"no person {person_id}")
     return person
 
 
 @router.get("", response={200: list[PersonSummary], **REFUSALS}, summary="List people")
 @paginate(Paging)
+@rule(access_people)
 def people_list(request: HttpRequest, filters: Query[PeopleFilter]) -> QuerySet[Person]:
     """People who were not merged into someone else, newest first."""
     require(request, access_people)
     people = people_search(query=filters.q, account_id=filters.account_id)
+    people = people_visible(user=getattr(request, "auth", None), people=people)
     if filters.created_after is not None:
         people = people.filter(created_at__gte=filters.created_after)
     return _summarised(people).order_by("-created_at", "-id")
@@ -243,6 +249,7 @@ def people_list(request: HttpRequest, filters: Query[PeopleFilter]) -> QuerySet[
     response={201: PersonCreated, 200: PersonCreated, **REFUSALS},
     summary="Add a person (or find them by email)",
 )
+@rule(access_person_edit)
 def person_create(request: HttpRequest, payload: PersonIn) -> Status[dict[str, Any]]:
     """Add a person by email. Email is how we know people apart: if someone already has this
     address (after lower-casing) they are returned with `created: false` and status 200, and the
@@ -261,12 +268,13 @@ def person_create(request: HttpRequest, payload: PersonIn) -> Status[dict[str, A
     response={200: PersonWithLabels, 404: ErrorOut, **REFUSALS},
     summary="Get a person",
 )
+@rule(access_people)
 def person_get(request: HttpRequest, person_id: int) -> Person:
     """One person, with their labels (journey step, fit, interest, lifecycle) and why. A record
     merged into another still answers 200, with `merged_into` set to the survivor's id: fetch
     that one for the person's current picture."""
     require(request, access_people)
-    return _person(person_id)
+    return _person(person_id, request=request)
 
 
 @router.patch(
@@ -274,10 +282,11 @@ def person_get(request: HttpRequest, person_id: int) -> Person:
     response={200: PersonOut, 404: ErrorOut, 409: ErrorOut, **REFUSALS},
     summary="Change a person",
 )
+@rule(access_person_edit)
 def person_patch(request: HttpRequest, person_id: int, payload: PersonPatch) -> Person:
     """Change only the fields sent. The person's timeline records who changed what."""
     user = require(request, access_person_edit)
-    person = _person(person_id)
+    person = _person(person_id, request=request)
     try:
         person_update(person=person, changes=payload.changes(), actor=user)
     except DjangoValidationError as exc:
@@ -293,12 +302,14 @@ def person_patch(request: HttpRequest, person_id: int, payload: PersonPatch) -> 
     summary="A person's timeline",
 )
 @paginate(Paging)
+@rule(access_people)
 def person_timeline_list(request: HttpRequest, person_id: int) -> Any:
     """Everything that happened with this person, newest first (the latest 10,000); the
     events of conversations you may not read (another team's personal context, someone
     else's private note) left out."""
     user = require(request, access_people)
-    return person_timeline_visible(person=_person(person_id), user=user, limit=TIMELINE_DEPTH)
+    person = _person(person_id, request=request)
+    return person_timeline_visible(person=person, user=user, limit=TIMELINE_DEPTH)
 
 
 @router.post(
@@ -306,11 +317,12 @@ def person_timeline_list(request: HttpRequest, person_id: int) -> Any:
     response={200: PersonOut, 404: ErrorOut, 409: ErrorOut, **REFUSALS},
     summary="Merge a duplicate into this person",
 )
+@rule(access_merge)
 def person_merge_into(request: HttpRequest, person_id: int, payload: MergeIn) -> Person:
     """Fold the person `loser_id` into this one. Every email, request, consent and timeline
     event of both is kept; the loser stays, with `merged_into` pointing here."""
     user = require(request, access_merge)
-    survivor = _person(person_id)
+    survivor = _person(person_id, request=request)
     if survivor.merged_into_id is not None:
         raise HttpError(
             409, f"person {person_id} was merged into {survivor.merged_into_id}; merge into that"

@@ -14,7 +14,7 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 from pydantic import model_validator
 
-from leadline.api.auth import REFUSALS, ErrorOut, require
+from leadline.api.auth import REFUSALS, ErrorOut, require, rule
 from leadline.api.common import Strict, field_errors
 from leadline.core.permissions import access_insight, access_model_refit, access_prediction
 from leadline.insight import selectors, services
@@ -108,7 +108,7 @@ class FieldsIn(Strict):
     )
 
 
-class ReasonOut(Schema):
+class PredictionReasonOut(Schema):
     field: str
     value: str
     effect: float = Field(description="Change in probability, signed (0.12 = +12 points)")
@@ -122,7 +122,7 @@ class PredictionOut(Schema):
     person_id: int | None
     account_id: int | None
     probability: float
-    reasons: list[ReasonOut]
+    reasons: list[PredictionReasonOut]
     fit_id: int
     scored_at: dt.datetime
 
@@ -186,6 +186,7 @@ def _model_out(model: PredictionModel) -> ModelOut:
 @router.get(
     "/models", response={200: list[ModelListOut], **REFUSALS}, summary="List prediction models"
 )
+@rule(access_insight)
 def models_list(request: HttpRequest) -> list[ModelListOut]:
     """The winning model and one next-step model per step of the default journey (made on
     first sight), each with its current fit's cross-validated AUC and Brier score."""
@@ -215,6 +216,7 @@ def models_list(request: HttpRequest) -> list[ModelListOut]:
     response={200: ModelOut, 404: ErrorOut, **REFUSALS},
     summary="Get a prediction model",
 )
+@rule(access_insight)
 def model_get(request: HttpRequest, model_id: int) -> ModelOut:
     """Its current fit's metrics, calibration, every field's leakage check and the data it
     learned from; and its newest fit's status."""
@@ -227,6 +229,7 @@ def model_get(request: HttpRequest, model_id: int) -> ModelOut:
     response={202: RefitOut, 404: ErrorOut, 409: ErrorOut, **REFUSALS},
     summary="Refit a prediction model",
 )
+@rule(access_model_refit)
 def model_refit(request: HttpRequest, model_id: int) -> Status[RefitOut]:
     """Queue a fit for the worker (202 with its id; follow it at /insight/fits/{fit_id}).
     409 while a fit of the same model is queued or running."""
@@ -244,6 +247,7 @@ def model_refit(request: HttpRequest, model_id: int) -> Status[RefitOut]:
     response={200: ModelOut, 404: ErrorOut, **REFUSALS},
     summary="Choose whether a field is used",
 )
+@rule(access_model_refit)
 def model_fields(request: HttpRequest, model_id: int, payload: FieldsIn) -> ModelOut:
     """Use a flagged field anyway, leave a field out, or let the leakage guard decide again.
     Counts from the next refit. An unknown field: 422 naming `field`."""
@@ -263,6 +267,7 @@ def model_fields(request: HttpRequest, model_id: int, payload: FieldsIn) -> Mode
     response={200: FitOut, 404: ErrorOut, **REFUSALS},
     summary="Follow a fit",
 )
+@rule(access_insight)
 def fit_get(request: HttpRequest, fit_id: int) -> FitOut:
     """A fit's status and progress (share done and the stage, in words); its error if it
     failed."""
@@ -278,6 +283,7 @@ def fit_get(request: HttpRequest, fit_id: int) -> FitOut:
     response={200: list[PredictionOut], **REFUSALS},
     summary="A person's or an account's chances",
 )
+@rule(access_prediction)
 def predictions_list(request: HttpRequest, filters: Query[PredictionFilter]) -> list[Prediction]:
     """Each model's current prediction for the person or the account, with its top reasons.
     Give exactly one of person_id and account_id (else 422)."""

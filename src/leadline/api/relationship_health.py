@@ -9,7 +9,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.pagination import paginate
 
-from leadline.api.auth import REFUSALS, ErrorOut, require
+from leadline.api.auth import REFUSALS, ErrorOut, require, rule
 from leadline.api.common import Paging
 from leadline.core import clock
 from leadline.core.models import User
@@ -72,6 +72,7 @@ class HealthFilter(Schema):
     summary="Relationship health and the going-cold list",
 )
 @paginate(Paging)
+@rule(access_relationship_health)
 def health_list(request: HttpRequest, filters: Query[HealthFilter]) -> list[dict[str, Any]]:
     """Each current relationship with its figures, worst first (someone waiting for an answer,
     then a broken promise, then silence). A rep reads their own; a manager their team's

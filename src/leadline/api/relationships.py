@@ -7,7 +7,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.pagination import paginate
 
-from leadline.api.auth import REFUSALS, ErrorOut, require
+from leadline.api.auth import REFUSALS, ErrorOut, require, rule
 from leadline.api.common import Paging
 from leadline.core.models import Team, User
 from leadline.core.permissions import access_relationship_health, access_team_load
@@ -64,6 +64,7 @@ def _out(s: SellerLoad) -> SellerLoadOut:
     summary="Every seller's load against their cap",
 )
 @paginate(Paging)
+@rule(access_team_load)
 def loads_list(request: HttpRequest, filters: Query[LoadFilter]) -> list[SellerLoadOut]:
     """Active sales reps, and anyone else who still owns a relationship (a manager, a
     deactivated leaver), by team and the fullest first. Sales managers and admins."""
@@ -81,6 +82,7 @@ def loads_list(request: HttpRequest, filters: Query[LoadFilter]) -> list[SellerL
     response={200: SellerLoadOut, 404: ErrorOut, **REFUSALS},
     summary="One seller's load against their cap",
 )
+@rule(access_relationship_health)
 def load_get(request: HttpRequest, user_id: int) -> SellerLoadOut:
     """Sales managers and admins read anyone's; a sales rep reads only their own."""
     caller = require(request, access_relationship_health)

@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
-from leadline.api.auth import REFUSALS, ErrorOut, require
+from leadline.api.auth import REFUSALS, ErrorOut, require, rule
 from leadline.core.permissions import access_insight
 from leadline.journeys.models import Journey
 
@@ -92,7 +92,7 @@ class TimeInStepOut(Schema):
     q75_days: float | None
 
 
-class StepOut(Schema):
+class JourneyStepOut(Schema):
     step_id: int
     position: int
     name: str
@@ -114,7 +114,7 @@ class TransitionsOut(Schema):
     name: str
     horizon_days: int
     as_of: dt.datetime
-    steps: list[StepOut]
+    steps: list[JourneyStepOut]
 
 
 class WinningOut(Schema):
@@ -203,6 +203,7 @@ def _step(step: StepReport) -> dict[str, Any]:
 
 
 @router.get("", response={200: list[JourneyOut], **REFUSALS}, summary="Journeys to analyse")
+@rule(access_insight)
 def journeys_list(request: HttpRequest) -> list[dict[str, Any]]:
     """Every journey with its steps in order: pick one's id for its transitions."""
     require(request, access_insight)
@@ -224,6 +225,7 @@ def journeys_list(request: HttpRequest) -> list[dict[str, Any]]:
     response={200: WinningOut, **REFUSALS},
     summary="What made a difference to winning",
 )
+@rule(access_insight)
 def winning_drivers(request: HttpRequest) -> dict[str, Any]:
     """Every closed opportunity, won against lost: each field of the deal, its person and
     its account (and what they did before it opened) compared, adjusted together."""
@@ -243,6 +245,7 @@ def winning_drivers(request: HttpRequest) -> dict[str, Any]:
     response={200: TransitionsOut, 404: ErrorOut, **REFUSALS},
     summary="What moves buyers from one step to the next",
 )
+@rule(access_insight)
 def journey_transitions(
     request: HttpRequest, journey_id: int, query: Query[HorizonQuery]
 ) -> dict[str, Any]:

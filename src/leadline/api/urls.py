@@ -1,5 +1,6 @@
 """The /api/v1 map: one router per domain, bearer-token or session auth on every operation."""
 
+from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Swagger
 
 from leadline.api import (
@@ -20,6 +21,7 @@ from leadline.api import (
     outreach,
     people,
     predictions,
+    privacy,
     relationship_health,
     relationships,
     transitions,
@@ -32,6 +34,9 @@ Leadline's JSON API.
 `leadline token --user NAME` (it is printed once). A logged-in browser session works too
 (that is how these docs call the API); it must send the CSRF token on unsafe methods.
 No credentials: 401. A role that may not do something: 403, naming the missing permission.
+Tokens have scopes: `read` (GET), `write` (changes), `capture` (only form submissions); a token
+without the scope a call needs gets 403 naming it. Tokens are listed, made and revoked on the
+API tokens page (account menu) or with `leadline token create|list|revoke`.
 
 **Errors.** Bad input answers 422 with `{"detail": [{"loc": [...], "msg": ...}]}`; the last
 element of `loc` names the field. Unknown ids answer 404 `{"detail": ...}`.
@@ -56,6 +61,7 @@ api = NinjaAPI(
 )
 auth.install(api)
 api.add_router("/people", people.router)
+api.add_router("/privacy", privacy.router)
 api.add_router("/accounts", accounts.router)
 api.add_router("/requests", capture.requests_router)
 api.add_router("/submissions", capture.submissions_router)
@@ -79,3 +85,11 @@ api.add_router("/campaigns", campaigns.router)
 api.add_router("/handovers", handover.router)
 api.add_router("/relationships", relationships.router)
 api.add_router("/relationships", relationship_health.router)
+
+
+@api.exception_handler(OverflowError)
+def number_out_of_range(request: HttpRequest, exc: OverflowError) -> HttpResponse:
+    """An id or a number past the database's integer range (2**63 - 1): bad input, not a 500."""
+    problem = {"type": "out_of_range", "loc": ["request"], "msg": "a number is too large"}
+    body = {"detail": [problem]}
+    return api.create_response(request, body, status=422)

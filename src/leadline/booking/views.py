@@ -37,6 +37,7 @@ from leadline.booking.slots import Slot
 from leadline.capture.validation import HONEYPOT_FIELD
 from leadline.core import clock
 from leadline.core.models import Person
+from leadline.core.permissions import public
 from leadline.core.ratelimit import client_ip, rate_limited
 from leadline.core.selectors import person_email
 
@@ -136,6 +137,7 @@ def _message(request: HttpRequest, *, title: str, text: str, status: int = 200) 
     return render(request, "booking/message.html", {"title": title, "text": text}, status=status)
 
 
+@public("the public booking page: anyone may book a free slot (rate-limited)")
 @ensure_csrf_cookie
 @require_http_methods(["GET", "POST"])
 def booking_page(request: HttpRequest, slug: str) -> HttpResponse:
@@ -267,6 +269,7 @@ def _stale(request: HttpRequest) -> HttpResponse:
     )
 
 
+@public("a booked meeting, reached by the signed link in its confirmation mail")
 @require_http_methods(["GET"])
 @_meeting_view("view")
 def meeting_detail(
@@ -288,6 +291,7 @@ def meeting_detail(
     )
 
 
+@public("rescheduling a meeting, by the signed link in its confirmation mail")
 @ensure_csrf_cookie
 @require_http_methods(["GET", "POST"])
 @_meeting_view("reschedule")
@@ -337,6 +341,7 @@ def meeting_reschedule_view(
     return render(request, "booking/reschedule.html", context, status=status)
 
 
+@public("cancelling a meeting, by the signed link in its confirmation mail")
 @ensure_csrf_cookie
 @require_http_methods(["GET", "POST"])
 @_meeting_view("cancel")

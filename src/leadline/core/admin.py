@@ -16,6 +16,8 @@ from leadline.core.models import (
     AccountDomain,
     ApiToken,
     AuditEntry,
+    LoginFailure,
+    LoginLockout,
     Membership,
     Person,
     PersonEmail,
@@ -222,6 +224,22 @@ class MembershipAdmin(KeepsSearch, AdminRoleOnly, admin.ModelAdmin[Membership]):
     list_filter = ("is_current",)
     search_fields = ("person__last_name", "person__emails__email", "account__name", "title")
     raw_id_fields = ("person", "account")
+
+
+@admin.register(LoginFailure)
+class LoginFailureAdmin(ReadOnly, admin.ModelAdmin[LoginFailure]):
+    list_display = ("at", "kind", "key")
+    list_filter = ("kind",)
+    search_fields = ("key",)
+
+
+@admin.register(LoginLockout)
+class LoginLockoutAdmin(ReadOnly, admin.ModelAdmin[LoginLockout]):
+    """Who is locked out of logging in; `leadline unlock` ends a lockout (audited)."""
+
+    list_display = ("locked_at", "kind", "key", "until", "released_at")
+    list_filter = ("kind",)
+    search_fields = ("key",)
 
 
 @admin.register(PersonSearch)

@@ -58,11 +58,25 @@ class User(AbstractUser):
         return self.get_full_name() or self.username
 
 
+class TokenScope(models.TextChoices):
+    """What an API token may do. `read`: GET; `write`: every change; `capture`: only send form
+    submissions (for a website's server). The role still decides: a scope never adds rights."""
+
+    READ = "read", "Read"
+    WRITE = "write", "Change"
+    CAPTURE = "capture", "Send form submissions"
+
+
+def token_scopes_default() -> list[str]:
+    return [TokenScope.READ.value, TokenScope.WRITE.value]
+
+
 class ApiToken(models.Model):
     """A bearer token for the API. Only a hash is kept; the token is shown once."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=120)
+    scopes: models.JSONField[Any] = models.JSONField(default=token_scopes_default)
     prefix = models.CharField(max_length=12, db_index=True)
     key_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=clock.now)
@@ -257,3 +271,40 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type}:{self.object_id}"
+
+
+class LoginFailure(models.Model):
+    """One failed login (or a wrong API token), counted towards a lockout (core/lockout.py).
+    Kept in the database so every web process counts the same failures."""
+
+    class Kind(models.TextChoices):
+        USERNAME = "username", "Username"
+        IP = "ip", "Address"
+        API_IP = "api_ip", "Address (API token)"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    key = models.CharField(max_length=200)
+    at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "key", "at"], name="login_failure_key_at")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key} failed at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class LoginLockout(models.Model):
+    """Logins for one username, or from one address, refused until `until` (or an unlock)."""
+
+    kind = models.CharField(max_length=16, choices=LoginFailure.Kind.choices)
+    key = models.CharField(max_length=200)
+    locked_at = models.DateTimeField(default=clock.now)
+    until = models.DateTimeField()
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "key", "until"], name="login_lockout_key_until")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key} locked until {self.until:%Y-%m-%d %H:%M:%S}"

@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from leadline.core.models import Role
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# The attribute a view carries to say who may use it: `page(check)` and the API's `rule(check)`
+# set RULE_ATTR to the access_* function; `public(why)` sets PUBLIC_ATTR to the reason anyone
+# may. tests/test_route_rules.py walks every route and fails on a view that has neither.
+RULE_ATTR = "leadline_rule"
+PUBLIC_ATTR = "leadline_public"
+
+
+def public(why: str) -> Callable[[F], F]:
+    """Mark a view open to anyone, logged in or not, saying why (it shows nothing of anyone,
+    or it is reached through a signed link, or it checks a shared secret itself)."""
+    if not why.strip():
+        raise ValueError("say why this view is public")
+
+    def mark(view: F) -> F:
+        setattr(view, PUBLIC_ATTR, why)
+        return view
+
+    return mark
+
 
 STAFF_ROLES = frozenset({Role.ADMIN, Role.MARKETING, Role.SALES_MANAGER, Role.SALES_REP})
 FORM_EDITORS = frozenset({Role.ADMIN, Role.MARKETING})
@@ -234,3 +257,26 @@ def access_relationship_health(user: Any) -> bool:
 def is_manager(user: Any) -> bool:
     """Managers (and admins) read private notes and every seller's lists."""
     return _role(user) in {Role.ADMIN, Role.SALES_MANAGER}
+
+
+# Privacy (issue 9) ------------------------------------------------------------------------------
+
+
+def access_privacy_export(user: Any) -> bool:
+    """Export everything stored about a person (a data subject's access request)."""
+    return _role(user) in {Role.ADMIN, Role.MARKETING}
+
+
+def access_privacy_erase(user: Any) -> bool:
+    """Erase a person on request, and read the log of who saw or changed personal data."""
+    return _role(user) == Role.ADMIN
+
+
+# API tokens --------------------------------------------------------------------------------------
+
+
+def access_api_tokens(user: Any) -> bool:
+    """Make, list and revoke one's own API tokens (an admin: everyone's). A token never has
+    more rights than its owner's role. Outside callers work their queue in the browser; an
+    admin can make one a token with `leadline token create` if a dialler needs it."""
+    return _role(user) in STAFF_ROLES

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 
 from leadline.core import clock
@@ -17,7 +18,9 @@ from leadline.core.models import (
     Person,
     PersonSearch,
     TimelineEvent,
+    TokenScope,
     User,
+    token_scopes_default,
 )
 from leadline.core.selectors import SEARCH_CHUNK, people_search_texts
 
@@ -88,19 +91,50 @@ def _token_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
-    """Make a token; the plain key is returned once and never stored."""
+def api_token_create(
+    *, user: User, name: str, scopes: list[str] | None = None
+) -> tuple[ApiToken, str]:
+    """Make a token; the plain key is returned once and never stored. Scopes default to
+    read + write; unknown scopes are refused."""
+    chosen = sorted(set(scopes if scopes is not None else token_scopes_default()))
+    unknown = [scope for scope in chosen if scope not in TokenScope.values]
+    if unknown or not chosen:
+        raise ValidationError(
+            f"scopes must be some of {', '.join(TokenScope.values)}; got {', '.join(unknown)}"
+            if unknown
+            else "choose at least one scope"
+        )
     key = "ll_" + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(
-            user=user, name=name, prefix=key[:10], key_hash=_token_hash(key)
+            user=user, name=name, scopes=chosen, prefix=key[:10], key_hash=_token_hash(key)
         )
-        audit_record(actor=user, action="api_token.create", obj=token, data={"name": name})
+        audit_record(
+            actor=user, action="api_token.create", obj=token, data={"name": name, "scopes": chosen}
+        )
     return token, key
 
 
-def api_token_user(*, key: str) -> User | None:
-    """The active user a bearer key belongs to, or None."""
+def api_token_revoke(*, token: ApiToken, actor: User | None) -> ApiToken:
+    """Stop a token working, at once (the next call with it answers 401). Revoking twice is
+    harmless: the first time is kept."""
+    with transaction.atomic():
+        if token.revoked_at is None:
+            token.revoked_at = clock.now()
+            ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+                revoked_at=token.revoked_at
+            )
+            audit_record(
+                actor=actor,
+                action="api_token.revoke",
+                obj=token,
+                data={"name": token.name, "owner": token.user.username},
+            )
+    return token
+
+
+def api_token_for_key(*, key: str) -> ApiToken | None:
+    """The live token a bearer key is, with its active user, or None."""
     token = (
         ApiToken.objects.select_related("user")
         .filter(key_hash=_token_hash(key), revoked_at__isnull=True)
@@ -112,7 +146,14 @@ def api_token_user(*, key: str) -> User | None:
     # Touch at most once a minute: a write on every API call would serialise readers on SQLite.
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+        token.last_used_at = now
+    return token
+
+
+def api_token_user(*, key: str) -> User | None:
+    """The active user a bearer key belongs to, or None."""
+    token = api_token_for_key(key=key)
+    return token.user if token is not None else None
 
 
 def inbound_relations(record: models.Model) -> list[tuple[type[models.Model], str]]:

@@ -24,6 +24,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from leadline.core.permissions import public
 from leadline.inbound.models import Source
 from leadline.inbound.services import NotAMail, inbound_store
 from leadline.notify.signing import webhook_signature_verify
@@ -35,6 +36,7 @@ def _error(status: int, message: str) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
+@public("the inbound-mail webhook: each post is signed with the shared secret")
 @csrf_exempt  # no cookies: each post is signed with the shared secret instead
 @require_POST
 def inbound_mail(request: HttpRequest) -> HttpResponse:

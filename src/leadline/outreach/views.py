@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from leadline.core.models import Person
+from leadline.core.permissions import public
 from leadline.core.selectors import merge_survivor, person_email
 from leadline.outreach.models import ContactChannel, ContactPurpose, ContactState, DoNotContact
 from leadline.outreach.services import (
@@ -44,6 +45,7 @@ def _csrf_refusal(request: HttpRequest) -> HttpResponseBase | None:
     return CsrfViewMiddleware(_page_form_view).process_view(request, _page_form_view, (), {})
 
 
+@public("unsubscribe links in mail (RFC 8058), reached by a signed token")
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponseBase:

@@ -54,7 +54,7 @@ from leadline.core.permissions import access_cadence_edit, access_cadences
 from leadline.engagement.models import Stage
 from leadline.journeys.models import JourneyStep
 from leadline.web import queries
-from leadline.web.access import is_htmx, page
+from leadline.web.access import is_htmx, page, person_in_view
 from leadline.web.forms import PeopleFilterForm
 
 STEP_KINDS = [(k.value, k.label) for k in StepKind]
@@ -298,7 +298,7 @@ def _person_card(request: HttpRequest, person: Person, **extra: Any) -> HttpResp
 @require_POST
 @page(access_cadences)
 def person_enrol(request: HttpRequest, pk: int) -> HttpResponse:
-    person = get_object_or_404(Person, pk=pk)
+    person = person_in_view(request, pk=pk)
     cadence = Cadence.objects.filter(pk=request.POST.get("cadence") or 0).first()
     error, done = "", ""
     if cadence is None:
@@ -369,7 +369,9 @@ def cadence_enrol_bulk(request: HttpRequest) -> HttpResponse:
     source = request.POST if request.method == "POST" else request.GET
     filter_form = PeopleFilterForm(source)
     filters = filter_form.filters()
-    found = Person.objects.filter(pk__in=queries.people_list(filters).values("pk"))
+    found = Person.objects.filter(
+        pk__in=queries.people_list(filters, user=request.user).values("pk")
+    )
     total = found.count()
     cadences = Cadence.objects.filter(is_active=True).order_by("name")
     context: dict[str, Any] = {

@@ -35,7 +35,7 @@ from leadline.core.permissions import (
     access_commitments_report,
     access_people,
 )
-from leadline.web.access import is_htmx, page
+from leadline.web.access import is_htmx, page, person_in_view
 
 # How many promises the conversation form takes at once.
 PROMISE_ROWS = 3
@@ -194,7 +194,7 @@ def _settleable(request: HttpRequest, pk: int) -> Commitment:
 @page(access_people)
 def person_commitments_card(request: HttpRequest, pk: int) -> HttpResponse:
     """The card's body (htmx: after a conversation with promises was logged on the page)."""
-    person = get_object_or_404(Person, pk=pk, merged_into__isnull=True)
+    person = person_in_view(request, pk=pk, merged_into__isnull=True)
     if not is_htmx(request):
         return redirect(reverse("web:person", args=[person.pk]) + "#commitments")
     return _card(request, person=person)

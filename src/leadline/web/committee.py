@@ -24,7 +24,7 @@ from leadline.journeys.committee import (
 )
 from leadline.journeys.models import Influence, LinkKind, Part, Stakeholder, Stance
 from leadline.web import choices
-from leadline.web.access import is_htmx, page
+from leadline.web.access import account_in_view, is_htmx, page
 from leadline.web.choices import offer_first
 from leadline.web.committee_graph import committee_graph
 
@@ -112,7 +112,7 @@ def _answer(
 @require_POST
 @page(access_person_edit)
 def committee_add(request: HttpRequest, pk: int) -> HttpResponse:
-    account = get_object_or_404(Account, pk=pk)
+    account = account_in_view(request, pk=pk)
     form = StakeholderAddForm(request.POST, account=account)
     if not form.is_valid():
         return _answer(request, account, add_form=form, status=400, said="Check the form.")
@@ -140,7 +140,7 @@ def committee_change(request: HttpRequest, pk: int, stakeholder_id: int) -> Http
 @require_POST
 @page(access_person_edit)
 def committee_link(request: HttpRequest, pk: int) -> HttpResponse:
-    account = get_object_or_404(Account, pk=pk)
+    account = account_in_view(request, pk=pk)
     form = LinkForm(request.POST, account=account)
     if not form.is_valid():
         return _answer(request, account, link_form=form, status=400, said="Check the form.")

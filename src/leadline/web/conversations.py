@@ -61,7 +61,7 @@ from leadline.relationships.memory import (
     pains_said_visible,
 )
 from leadline.web import choices
-from leadline.web.access import is_htmx, page
+from leadline.web.access import account_in_view, is_htmx, page, person_in_view
 from leadline.web.choices import offer_first
 from leadline.web.commitments import PromisesPart, promised_words
 
@@ -378,14 +378,14 @@ def _log_page(
 @require_http_methods(["GET", "POST"])
 @page(access_person_edit)
 def person_conversation_new(request: HttpRequest, pk: int) -> HttpResponse:
-    person = get_object_or_404(Person, pk=pk, merged_into__isnull=True)
+    person = person_in_view(request, pk=pk, merged_into__isnull=True)
     return _log(request, person=person, account=None)
 
 
 @require_http_methods(["GET", "POST"])
 @page(access_person_edit)
 def account_conversation_new(request: HttpRequest, pk: int) -> HttpResponse:
-    account = get_object_or_404(Account, pk=pk, merged_into__isnull=True)
+    account = account_in_view(request, pk=pk, merged_into__isnull=True)
     return _log(request, person=None, account=account)
 
 

@@ -50,7 +50,7 @@ from leadline.engagement.services import (
     opportunity_close,
     rejection_reason_save,
 )
-from leadline.web.access import is_htmx, page
+from leadline.web.access import is_htmx, page, person_in_view
 
 PERSON = "person"  # a form posted from the person page: answer with the whole card
 
@@ -118,7 +118,7 @@ def _errors(exc: ValidationError) -> dict[str, list[str]]:
 @page(access_handoff_create)
 def person_hand_over(request: HttpRequest, pk: int) -> HttpResponse:
     """Marketing hands the person to sales by hand, with a note for the seller."""
-    person = get_object_or_404(Person, pk=pk)
+    person = person_in_view(request, pk=pk)
     note = request.POST.get("note", "").strip()[:2000]
     handoff = handoff_create(person=person, trigger="marketing", actor=_user(request), note=note)
     said = f"Handed to {handoff.owner or 'sales'}; to be decided by the deadline shown."
@@ -132,7 +132,7 @@ def person_hand_over(request: HttpRequest, pk: int) -> HttpResponse:
 @page(access_handoff_create)
 def person_stage_set(request: HttpRequest, pk: int) -> HttpResponse:
     """Move the person to a stage by hand, saying why (marketing, managers, admins)."""
-    person = get_object_or_404(Person, pk=pk)
+    person = person_in_view(request, pk=pk)
     values = {"stage": request.POST.get("stage", ""), "reason": request.POST.get("reason", "")}
     try:
         moved = lifecycle_set(

@@ -34,7 +34,7 @@ from leadline.journeys.services import (
     journey_save,
     step_drop_refusal,
 )
-from leadline.web.access import is_htmx, page
+from leadline.web.access import account_in_view, is_htmx, page, person_in_view
 from leadline.web.journey_editor import KNOWN_EVENTS, Draft
 
 YAML_MAX_BYTES = 100 * 1024
@@ -244,14 +244,14 @@ def _moved_words(step: JourneyStep) -> str:
 @require_POST
 @page(access_journey_move)
 def person_journey_move(request: HttpRequest, pk: int, slug: str) -> HttpResponse:
-    person = get_object_or_404(Person, pk=pk, merged_into__isnull=True)
+    person = person_in_view(request, pk=pk, merged_into__isnull=True)
     return _move(request, slug=slug, person=person, account=None)
 
 
 @require_POST
 @page(access_journey_move)
 def account_journey_move(request: HttpRequest, pk: int, slug: str) -> HttpResponse:
-    account = get_object_or_404(Account, pk=pk, merged_into__isnull=True)
+    account = account_in_view(request, pk=pk, merged_into__isnull=True)
     return _move(request, slug=slug, person=None, account=account)
 
 

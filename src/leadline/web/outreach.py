@@ -32,7 +32,7 @@ from leadline.outreach.models import (
     NewsletterStatus,
     RecipientStatus,
 )
-from leadline.web.access import is_htmx, page
+from leadline.web.access import is_htmx, page, person_in_view
 
 # Engagement's lifecycle stages (its contract); a marketing email can go to one of them.
 LIFECYCLE_STAGES = (
@@ -179,7 +179,7 @@ CONTACT_ACTIONS = ("block", "allow", "unsubscribe", "resubscribe")
 @page(access_person_edit)
 def person_contact_change(request: HttpRequest, pk: int) -> HttpResponse:
     """Block or allow a channel, or record an unsubscribe the person asked for another way."""
-    person = get_object_or_404(Person, pk=pk)
+    person = person_in_view(request, pk=pk)
     action = request.POST.get("action", "")
     channel = request.POST.get("channel", "")
     actor = _user(request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from django.core.paginator import Paginator
 from django.db import models
@@ -15,6 +16,7 @@ from leadline.core import clock, selectors
 from leadline.core.models import Account, Membership, Person
 from leadline.core.selectors import accounts_search
 from leadline.core.services import inbound_relations
+from leadline.relationships.visibility import accounts_visible, people_visible
 
 # A list counts its rows up to here and then says "10,000+": counting a million people exactly
 # on every page costs more than the page itself and tells a reader nothing more.
@@ -51,9 +53,12 @@ class PeopleFilters:
     account_id: int | None = None
 
 
-def people_list(filters: PeopleFilters) -> QuerySet[Person]:
-    """People matching the search and filters, newest first, with company and latest request."""
+def people_list(filters: PeopleFilters, *, user: Any = None) -> QuerySet[Person]:
+    """People matching the search and filters, newest first, with company and latest request;
+    with `user`, only those they may see (relationships.visibility)."""
     people = selectors.people_search(query=filters.query, account_id=filters.account_id)
+    if user is not None:
+        people = people_visible(user=user, people=people)
     requests = Request.objects.all()
     if filters.kind:
         requests = requests.filter(kind=filters.kind)
@@ -81,10 +86,13 @@ def people_list(filters: PeopleFilters) -> QuerySet[Person]:
     )
 
 
-def accounts_list(query: str = "") -> QuerySet[Account]:
+def accounts_list(query: str = "", *, user: Any = None) -> QuerySet[Account]:
+    """Accounts matching `query`, by name; with `user`, only those they may see."""
+    found = accounts_search(query=query)
+    if user is not None:
+        found = accounts_visible(user=user, accounts=found)
     return (
-        accounts_search(query=query)
-        .annotate(
+        found.annotate(
             people_count=Count(
                 "memberships",
                 filter=Q(memberships__person__merged_into__isnull=True),

@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from leadline.core.permissions import public
 from leadline.web import (
     attribution,
     booking,
@@ -17,19 +18,26 @@ from leadline.web import (
     insight_models,
     journeys,
     outreach,
+    privacy,
     relationships_briefings,
     relationships_handover,
     relationships_health,
     relationships_team,
+    security,
     sla,
+    tokens,
     views,
 )
 
 app_name = "web"
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", public("the login form")(security.LoginView.as_view()), name="login"),
+    path("logout/", public("logging out")(auth_views.LogoutView.as_view()), name="logout"),
+    path("account/api-tokens/", tokens.api_tokens, name="api_tokens"),
+    path(
+        "account/api-tokens/<int:pk>/revoke/", tokens.api_token_revoke_view, name="api_token_revoke"
+    ),
     path("", views.home, name="home"),
     path("people/", views.people, name="people"),
     path("people/<int:pk>/", views.person_detail, name="person"),
@@ -124,4 +132,5 @@ urlpatterns += [
     *relationships_briefings.urlpatterns,
     *relationships_team.urlpatterns,
     *relationships_health.urlpatterns,
+    *privacy.urlpatterns,
 ]

@@ -10,7 +10,7 @@ from django.core.files.base import File
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Prefetch, prefetch_related_objects
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -34,6 +34,7 @@ from leadline.core.services import account_merge, person_merge
 from leadline.insight.labels import person_labels
 from leadline.journeys.selectors import journey_places
 from leadline.relationships.memory import person_timeline_visible
+from leadline.relationships.visibility import may_see_account, may_see_person
 from leadline.web import queries
 from leadline.web.access import is_htmx, page, zone_or_none
 from leadline.web.commitments import commitments_context
@@ -55,6 +56,7 @@ from leadline.web.forms import (
 from leadline.web.handoff import person_engagement_context
 from leadline.web.insight_models import predictions_context
 from leadline.web.outreach import person_contact_context
+from leadline.web.privacy import privacy_context
 
 PAGE_SIZE = 25
 MEMBERS_SHOWN = 50  # people listed on an account page; the rest are a search away
@@ -107,10 +109,12 @@ def home(request: HttpRequest) -> HttpResponse:
 def people(request: HttpRequest) -> HttpResponse:
     filter_form = PeopleFilterForm(request.GET)
     filters = filter_form.filters()
-    listing = queries.CappedPaginator(queries.people_list(filters), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    listing = queries.CappedPaginator(
+        queries.people_list(filters, user=request.user), PAGE_SIZE
+    ).get_page(request.GET.get("page"))
     account = Account.objects.filter(pk=filters.account_id).first() if filters.account_id else None
+    if account is not None and not may_see_account(user=request.user, account=account):
+        account = None  # the filter still applies; the name of an account out of view is not shown
     context = {
         "filter_form": filter_form,
         "nav": "people",
@@ -133,6 +137,8 @@ def people(request: HttpRequest) -> HttpResponse:
 @page(access_people)
 def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
     person = _follow_merges(Person, pk)
+    if not may_see_person(user=request.user, person=person):
+        raise Http404("No such person")  # out of view: not 403, which would confirm it exists
     if person.pk != pk:
         messages.info(request, f"Record #{pk} was merged into this one.")
         return redirect("web:person", pk=person.pk)
@@ -171,6 +177,7 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context.update(person_contact_context(request, person=person))
     context.update(person_meetings(person=person))
     context.update(predictions_context(request, person=person))
+    context.update(privacy_context(request, person=person))
     return render(request, "web/person_detail.html", context)
 
 
@@ -181,7 +188,7 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @page(access_people)
 def accounts(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
-    listing = _page_of(request, queries.accounts_list(query))
+    listing = _page_of(request, queries.accounts_list(query, user=request.user))
     context = {
         "q": query,
         "nav": "accounts",
@@ -201,6 +208,8 @@ def accounts(request: HttpRequest) -> HttpResponse:
 @page(access_people)
 def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     account = _follow_merges(Account, pk)
+    if not may_see_account(user=request.user, account=account):
+        raise Http404("No such account")  # out of view: not 403, which would confirm it exists
     if account.pk != pk:
         messages.info(request, f"Account #{pk} was merged into this one.")
         return redirect("web:account", pk=account.pk)

@@ -239,3 +239,66 @@
   document.addEventListener("DOMContentLoaded", function () { showKeyHints(document); });
   document.addEventListener("htmx:afterSwap", function () { showKeyHints(document); });
 })();
+
+// Security headers (issue 9): the page's Content-Security-Policy allows no inline handlers and
+// no eval, so what used to be hx-on attributes and hx-trigger filters lives here, driven by
+// data- attributes (event delegation: it works for content htmx swaps in later too).
+(function () {
+  "use strict";
+
+  // data-swap-statuses="400 409": swap these error answers in (a form with its errors) instead
+  // of dropping them, on the element or for requests from inside it.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var status = String(event.detail.xhr.status);
+    var el = event.target instanceof Element ? event.target.closest("[data-swap-statuses]") : null;
+    while (el) {
+      if (el.getAttribute("data-swap-statuses").split(/\s+/).indexOf(status) !== -1) {
+        event.detail.shouldSwap = true;
+        event.detail.isError = false;
+        return;
+      }
+      el = el.parentElement ? el.parentElement.closest("[data-swap-statuses]") : null;
+    }
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var detail = event.detail;
+    if (!detail.successful) return;
+    // data-announce="ID": after the element's request succeeds, put data-announce-done (or,
+    // when the selector data-announce-if matches nothing, data-announce-else) into #ID. The
+    // element may have been swapped out already: the request's own element is in its config.
+    var elt = detail.requestConfig && detail.requestConfig.elt;
+    if (elt && elt.hasAttribute && elt.hasAttribute("data-announce")) {
+      var status = document.getElementById(elt.getAttribute("data-announce"));
+      var test = elt.getAttribute("data-announce-if");
+      var text = !test || document.querySelector(test)
+        ? elt.getAttribute("data-announce-done")
+        : elt.getAttribute("data-announce-else");
+      if (status && text !== null) status.textContent = text;
+    }
+    // data-refresh-after="/path/": fire "refresh-after" on the element (its hx-trigger) when a
+    // request to a path containing that text succeeds anywhere on the page.
+    var path = (detail.pathInfo && detail.pathInfo.requestPath) || "";
+    document.querySelectorAll("[data-refresh-after]").forEach(function (target) {
+      if (path.indexOf(target.getAttribute("data-refresh-after")) !== -1 && window.htmx) {
+        window.htmx.trigger(target, "refresh-after");
+      }
+    });
+  });
+
+  // A form with data-change-ignore="q": a change to any other field fires "filter-change"
+  // (its hx-trigger); the search box has its own, delayed trigger.
+  document.addEventListener("change", function (event) {
+    var field = event.target;
+    var form = field && field.form;
+    if (!form || !form.hasAttribute("data-change-ignore") || !window.htmx) return;
+    if (field.name === form.getAttribute("data-change-ignore")) return;
+    window.htmx.trigger(form, "filter-change");
+  });
+
+  // A link with data-current-query carries the page's current filters (?…) when followed.
+  document.addEventListener("click", function (event) {
+    var link = event.target instanceof Element ? event.target.closest("a[data-current-query]") : null;
+    if (link) link.search = window.location.search;
+  });
+})();
