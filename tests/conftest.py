@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -89,3 +90,13 @@ def shared_tmp() -> Iterator[Path]:
 
 # The real product as subprocesses (`live_leadline`), for tests marked `server`.
 pytest_plugins = ["tests.server"]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The figures tests measured (tests/figures.py), after the results."""
+    from tests.figures import MEASURED
+
+    if MEASURED:
+        terminalreporter.section("figures measured")
+        for line in MEASURED:
+            terminalreporter.write_line(line)

@@ -13,7 +13,6 @@ GET, and every write as each role its rule refuses (which must be refused, and c
 from __future__ import annotations
 
 import re
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from leadline.api.auth import Rule
 from leadline.core.models import Role, User
 from leadline.core.permissions import PUBLIC_ATTR, RULE_ATTR
 from leadline.web.access import DELEGATED_RULES
-from tests import factories
+from tests import factories, figures
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("monday_morning")]
 
@@ -95,7 +94,7 @@ def all_routes() -> list[Route]:
 
 
 def _report(line: str) -> None:
-    print(line, file=sys.stderr)
+    figures.report(f"[routes] {line}")
 
 
 def test_every_route_declares_who_may_use_it() -> None:

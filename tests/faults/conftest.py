@@ -12,7 +12,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests import factories
+from tests import factories, figures
 from tests.server import (
     LiveLeadline,
     _postgres_connect_kwargs,
@@ -45,7 +44,7 @@ SETTLE_TIMEOUT = 120.0
 
 def report(line: str) -> None:
     """Figures a test measured: on stderr (CI does not run pytest -s; the lead reads the log)."""
-    print(f"[faults] {line}", file=sys.stderr, flush=True)
+    figures.report(f"[faults] {line}")
 
 
 class Database:

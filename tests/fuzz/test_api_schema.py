@@ -30,6 +30,7 @@ from schemathesis import checks
 from leadline.core.models import Role
 from leadline.wsgi import application
 from tests import factories
+from tests.figures import report
 
 # Generated requests per API operation (108 of them; 5x for the 3 public ones): ~2,300 in all.
 EXAMPLES = int(os.environ.get("LEADLINE_FUZZ_EXAMPLES", "20"))
@@ -225,7 +226,7 @@ def test_the_api_and_the_public_endpoints_hold_to_their_schemas(
         f"{figures['requests'] - api_requests} to the public endpoints) in {took:.0f}s; "
         f"{figures['5xx']} answered 5xx; {len(failures)} operations failed a check"
     )
-    print(summary, file=sys.stderr)
+    report(f"[fuzz] {summary}")
     for label, text in failures.items():
         print(f"--- {label}\n{text}", file=sys.stderr)
     assert not failures, f"{summary}:\n" + "\n".join(
