@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import os
 import threading
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -61,3 +62,17 @@ def customer_site(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], str]]:
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The browser tests run in the SQLite pass only. They drive the pages in Chromium; what the
+    pages read and write goes through the same views and services that tests/web and the
+    `server` tests run on both databases. Running them twice cost CI minutes it does not have
+    (the whole run must stay under 25)."""
+    url = os.environ.get("LEADLINE_DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        return
+    skip = pytest.mark.skip(reason="browser tests run in the SQLite pass (see tests/browser)")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
