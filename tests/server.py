@@ -213,6 +213,9 @@ def server_env(
             "LEADLINE_DATA_DIR": str(data_dir),
             "LEADLINE_SECRET_KEY": secrets.token_urlsafe(40),
             "LEADLINE_CAPTURE_RATE_LIMIT": rate_limit,
+            # Tests and benches send thousands to one form from one client: the per-form limit
+            # (600 a minute by default) would answer most of them 429.
+            "LEADLINE_CAPTURE_FORM_RATE_LIMIT": rate_limit,
             "LEADLINE_EMAIL_URL": "console:",
             "PYTHONUNBUFFERED": "1",
         }
