@@ -76,6 +76,36 @@ class Database:
     def one(self, sql: str, *params: Any) -> Any:
         return self.rows(sql, *params)[0][0]
 
+    def unprocessed(self, keys: list[str]) -> int:
+        """How many of the submissions with these idempotency keys are not processed yet."""
+        left: int = self.one(
+            "SELECT count(*) FROM capture_submission WHERE idempotency_key = ANY(%s)"
+            " AND status <> 'processed'",
+            keys,
+        )
+        return left
+
+    def stored_per_key(self, keys: list[str]) -> dict[str, int]:
+        """How many submissions are stored for each of these idempotency keys."""
+        return dict(
+            self.rows(
+                "SELECT idempotency_key, count(*) FROM capture_submission"
+                " WHERE idempotency_key = ANY(%s) GROUP BY idempotency_key",
+                keys,
+            )
+        )
+
+    def requests_per_key(self, keys: list[str]) -> dict[str, int]:
+        """How many requests were made from the submission with each of these keys."""
+        return dict(
+            self.rows(
+                "SELECT s.idempotency_key, count(r.id) FROM capture_submission s"
+                " JOIN capture_request r ON r.submission_id = s.id"
+                " WHERE s.idempotency_key = ANY(%s) GROUP BY s.idempotency_key",
+                keys,
+            )
+        )
+
     def close(self) -> None:
         if self.conn is not None:
             self.conn.close()

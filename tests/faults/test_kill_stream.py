@@ -71,17 +71,9 @@ def test_kill_9_web_and_worker_during_a_stream_loses_and_doubles_nothing(
 
         keys = stream.keys
 
-        def processed() -> bool:
-            left: int = db.one(
-                "SELECT count(*) FROM capture_submission WHERE idempotency_key = ANY(%s)"
-                " AND status <> 'processed'",
-                keys,
-            )
-            return left == 0
-
         # The worker's safety nets take a claim that died with a worker back after its hold
         # (5 min) and requeue overdue rows after a minute: the clock moves on past both.
-        processing = wait_until("processing the submissions", processed)
+        processing = wait_until("processing the submissions", lambda: db.unprocessed(keys) == 0)
         server.clock_move(dt.timedelta(minutes=6))
 
         def mail_settled() -> bool:
@@ -104,13 +96,7 @@ def test_kill_9_web_and_worker_during_a_stream_loses_and_doubles_nothing(
         )
         time.sleep(1.0)  # anything sent twice would have arrived by now
 
-        submissions = dict(
-            db.rows(
-                "SELECT idempotency_key, count(*) FROM capture_submission"
-                " WHERE idempotency_key = ANY(%s) GROUP BY idempotency_key",
-                keys,
-            )
-        )
+        submissions = db.stored_per_key(keys)
         statuses = dict(
             db.rows(
                 "SELECT status, count(*) FROM capture_submission"
@@ -118,14 +104,7 @@ def test_kill_9_web_and_worker_during_a_stream_loses_and_doubles_nothing(
                 keys,
             )
         )
-        requests = dict(
-            db.rows(
-                "SELECT s.idempotency_key, count(r.id) FROM capture_submission s"
-                " JOIN capture_request r ON r.submission_id = s.id"
-                " WHERE s.idempotency_key = ANY(%s) GROUP BY s.idempotency_key",
-                keys,
-            )
-        )
+        requests = db.requests_per_key(keys)
         ids = {
             key: pk
             for key, pk in db.rows(

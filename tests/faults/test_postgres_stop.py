@@ -143,30 +143,11 @@ def test_postgres_stopped_for_10_s_loses_nothing(
         streamed = time.monotonic() - started
         keys = stream.keys
 
-        def processed() -> bool:
-            left: int = db.one(
-                "SELECT count(*) FROM capture_submission WHERE idempotency_key = ANY(%s)"
-                " AND status <> 'processed'",
-                keys,
-            )
-            return left == 0
-
-        processing = wait_until("processing the submissions after the outage", processed)
-        stored = dict(
-            db.rows(
-                "SELECT idempotency_key, count(*) FROM capture_submission"
-                " WHERE idempotency_key = ANY(%s) GROUP BY idempotency_key",
-                keys,
-            )
+        processing = wait_until(
+            "processing the submissions after the outage", lambda: db.unprocessed(keys) == 0
         )
-        requests = dict(
-            db.rows(
-                "SELECT s.idempotency_key, count(r.id) FROM capture_submission s"
-                " JOIN capture_request r ON r.submission_id = s.id"
-                " WHERE s.idempotency_key = ANY(%s) GROUP BY s.idempotency_key",
-                keys,
-            )
-        )
+        stored = db.stored_per_key(keys)
+        requests = db.requests_per_key(keys)
         figures = (
             f"{stream.summary()}; accepted while down {during}; stored {sum(stored.values())},"
             f" requests {sum(requests.values())}; stream {streamed:.1f}s, processing"

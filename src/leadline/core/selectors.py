@@ -61,6 +61,8 @@ def people_search(*, query: str = "", account_id: int | None = None) -> QuerySet
 
 
 SEARCH_CHUNK = 2_000
+# The person's own fields in their search text (with their addresses and companies' names).
+SEARCHED_FIELDS = ("first_name", "last_name", "title", "role_own_words")
 
 
 def search_text(parts: Iterable[str]) -> str:
@@ -78,9 +80,7 @@ def people_search_texts(person_ids: Iterable[int], *, apps: Any = None) -> dict[
     memberships = registry.get_model("core", "Membership")._default_manager
     ids = list(person_ids)
     parts: dict[int, list[str]] = defaultdict(list)
-    for pk, *own in people.filter(pk__in=ids).values_list(
-        "pk", "first_name", "last_name", "title", "role_own_words"
-    ):
+    for pk, *own in people.filter(pk__in=ids).values_list("pk", *SEARCHED_FIELDS):
         parts[pk].extend(own)
     for person_id, email in (
         emails.filter(person_id__in=ids).order_by("pk").values_list("person_id", "email")

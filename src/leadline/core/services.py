@@ -22,7 +22,7 @@ from leadline.core.models import (
     User,
     token_scopes_default,
 )
-from leadline.core.selectors import SEARCH_CHUNK, people_search_texts
+from leadline.core.selectors import SEARCH_CHUNK, SEARCHED_FIELDS, people_search_texts
 
 
 def timeline_record(
@@ -274,9 +274,6 @@ def account_merge(*, survivor: Account, loser: Account, actor: User | None = Non
     return survivor
 
 
-SEARCHED_FIELDS = {"first_name", "last_name", "title", "role_own_words"}
-
-
 def people_search_refresh(*, person_ids: Iterable[int]) -> None:
     """Rewrite these people's search text (`PersonSearch`) from what is stored now. Every write
     that changes a name, title, own words, an address, a membership or the name of a member's
@@ -327,7 +324,7 @@ def person_update(*, person: Person, changes: dict[str, Any], actor: User | None
         )
         person.updated_at = clock.now()
         person.save(update_fields=[*changed, "updated_at"])
-        if SEARCHED_FIELDS & set(changed):
+        if set(SEARCHED_FIELDS) & set(changed):
             people_search_refresh(person_ids=[person.pk])
         labels = [str(getattr(Person._meta.get_field(n), "verbose_name", n)) for n in changed]
         timeline_record(
