@@ -21,7 +21,13 @@ from leadline.journeys.models import (
     Stance,
 )
 
-SPOKEN = (ConversationKind.CALL, ConversationKind.MEETING, ConversationKind.EMAIL)
+SPOKEN = (
+    ConversationKind.CALL,
+    ConversationKind.MEETING,
+    ConversationKind.EMAIL,
+    ConversationKind.CHAT,
+    ConversationKind.EVENT,
+)
 SPOKEN_TOUCHES = Q(data__kind="meeting") | Q(data__kind="call", data__outcome="connected")
 
 

@@ -318,6 +318,8 @@ class ConversationKind(models.TextChoices):
     CALL = "call", "Call"
     MEETING = "meeting", "Meeting"
     EMAIL = "email", "Email"
+    CHAT = "chat", "Chat or message"
+    EVENT = "event", "At an event"
     NOTE = "note", "Note"
 
 
@@ -332,7 +334,8 @@ class Visibility(models.TextChoices):
 
 
 class Conversation(models.Model):
-    """A call, meeting, email or note: who took part, what was said, the prospect's words."""
+    """A call, meeting, email, chat, talk at an event or note: who took part, what was said, the
+    prospect's words."""
 
     kind = models.CharField(max_length=10, choices=ConversationKind.choices)
     occurred_at = models.DateTimeField(default=clock.now)

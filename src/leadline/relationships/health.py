@@ -36,7 +36,13 @@ UNANSWERED_AFTER = dt.timedelta(days=2)
 # A broken promise weighs on the relationship this long.
 BROKEN_DAYS = 180
 # Conversations that are a two-way touch (a note is only our own writing).
-TWO_WAY_KINDS = (ConversationKind.CALL, ConversationKind.MEETING, ConversationKind.EMAIL)
+TWO_WAY_KINDS = (
+    ConversationKind.CALL,
+    ConversationKind.MEETING,
+    ConversationKind.EMAIL,
+    ConversationKind.CHAT,
+    ConversationKind.EVENT,
+)
 SELLER_ROLES = (Role.ADMIN, Role.SALES_MANAGER, Role.SALES_REP)
 
 
@@ -290,6 +296,8 @@ def relationship_health(
         ConversationKind.CALL: "call",
         ConversationKind.MEETING: "meeting",
         ConversationKind.EMAIL: "email",
+        ConversationKind.CHAT: "chat",
+        ConversationKind.EVENT: "talk at an event",
     }
 
     # Conversations they took part in: the latest of each kind, and those in the window.
