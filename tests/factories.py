@@ -467,6 +467,33 @@ def booking_page(
     )
 
 
+def meeting(
+    *,
+    host: User | None = None,
+    person: Person | None = None,
+    starts_at: Any = None,
+    minutes: int = 30,
+    **extra: Any,
+) -> Any:
+    """A booked meeting (booking.Meeting), made directly: by default it began an hour (and a few
+    minutes, different for each) ago."""
+    import uuid
+
+    from leadline.booking.models import Meeting
+    from leadline.core import clock
+
+    starts_at = starts_at or clock.now() - dt.timedelta(hours=1, minutes=next(_seq))
+    extra.setdefault("title", "Intro call")
+    return Meeting.objects.create(
+        host=host or user(first_name="Sam", last_name="Reyes"),
+        person=person or globals()["person"](),
+        starts_at=starts_at,
+        ends_at=starts_at + dt.timedelta(minutes=minutes),
+        uid=f"{uuid.uuid4()}@test",
+        **extra,
+    )
+
+
 def bookable_hours(*, host: User, hours: str = "Mon-Fri 09:00-17:00") -> Any:
     from leadline.booking.models import BookableHours
 
@@ -1075,3 +1102,33 @@ def visibility_cast() -> Any:
         Ownership.objects.create(owner=owner, reason="tests", **of)
     call_task(person=cast.worked, assignee=cast.rep)
     return cast
+
+
+# Goals -------------------------------------------------------------------------------------------
+
+
+def goal(
+    *,
+    metric: str = "sales_accepted",
+    target: Any = 120,
+    starts_on: dt.date = dt.date(2026, 10, 1),
+    ends_on: dt.date = dt.date(2026, 12, 31),
+    owners: list[User] | None = None,
+    actor: User | None = None,
+    **extra: Any,
+) -> Any:
+    """A goal made by the real service (its "created" history row included); Q4 2026 unless
+    said."""
+    from leadline.insight.goals import goal_create
+
+    extra.setdefault("name", f"Goal {next(_seq)}")
+    extra.setdefault("period_kind", "custom")
+    return goal_create(
+        actor=actor,
+        metric=metric,
+        target=target,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        owners=owners or [],
+        **extra,
+    )

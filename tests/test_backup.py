@@ -8,6 +8,7 @@ It runs in the pass of the database it checks (SQLite pass: SQLite; PostgreSQL p
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
@@ -252,3 +253,98 @@ def test_backup_refuses_to_overwrite_a_file(
     assert cli.main(["backup", str(path)]) == 2
     assert "exists already" in capsys.readouterr().err
     assert path.read_text() == "an earlier backup"
+
+
+# The daily backup (issue 10): the worker's sweep, the last N kept ------------------------------
+
+
+@pytest.fixture
+def daily(tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data dir of our own, daily backups on, and a real SQLite file as the database (the
+    backup API would wait forever on the test database's open transaction)."""
+    from leadline.core import backups
+
+    settings.DATA_DIR = tmp_path / "data"
+    settings.MEDIA_ROOT = tmp_path / "data" / "media"
+    settings.BACKUP_DAILY = True
+    settings.BACKUP_KEEP = 3
+    database = tmp_path / "live.sqlite3"
+    with sqlite3.connect(database) as db:
+        db.execute("CREATE TABLE django_migrations (id integer primary key, app text)")
+        db.execute("CREATE TABLE person (id integer primary key, name text)")
+        db.execute("INSERT INTO person (name) VALUES ('Ann')")
+    db.close()
+    monkeypatch.setattr(backups, "_sqlite_path", lambda: str(database))
+    monkeypatch.setattr(backups, "vendor", lambda: "sqlite")
+    return settings.DATA_DIR / "backups"  # type: ignore[no-any-return]
+
+
+def test_the_daily_backup_runs_when_due_keeps_the_last_n_and_restores(daily: Path) -> None:
+    from leadline.core import backups
+    from leadline.core.clock import frozen_at
+
+    daily.mkdir(parents=True)
+    manual = daily / "leadline-20270101-000000.tar"  # `leadline backup`'s: never deleted
+    manual.write_text("a manual backup")
+    notes = daily / "notes.txt"
+    notes.write_text("mine")
+    start = dt.datetime(2027, 5, 1, 3, tzinfo=dt.UTC)
+    made = []
+    for hours in (0, 1, 23, 24, 30, 48, 72, 96):
+        with frozen_at(start + dt.timedelta(hours=hours)):
+            result = backups.backup_daily()
+        made.append((hours, result.path.name if result else None))
+    print(f"daily backups (hour, file): {made}", file=sys.stderr)
+    taken = [hours for hours, name in made if name]
+    assert taken == [0, 24, 48, 72, 96], f"a backup once 24 h have passed, not before: {made}"
+    names = sorted(path.name for path in daily.iterdir())
+    assert names == [
+        ".daily.lock",
+        "leadline-20270101-000000.tar",
+        "leadline-daily-20270503-030000.tar",
+        "leadline-daily-20270504-030000.tar",
+        "leadline-daily-20270505-030000.tar",
+        "notes.txt",
+    ], f"the newest 3 daily backups, and the other files untouched: {names}"
+    assert manual.read_text() == "a manual backup"
+    assert notes.read_text() == "mine"
+    with backups._opened(daily / "leadline-daily-20270505-030000.tar") as (kind, manifest, db, _):
+        assert kind == "sqlite"
+        assert manifest["database"] == "sqlite"
+        restored = sqlite3.connect(db)
+        try:
+            assert restored.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            assert restored.execute("SELECT name FROM person").fetchall() == [("Ann",)]
+        finally:
+            restored.close()
+
+
+def test_the_daily_backup_waits_for_another_process_and_can_be_off(
+    daily: Path, settings: Any
+) -> None:
+    from leadline.core import backups
+    from leadline.core.clock import frozen_at
+
+    with frozen_at(dt.datetime(2027, 5, 1, tzinfo=dt.UTC)):
+        with backups._daily_lock() as mine:  # another worker is backing up
+            assert mine
+            assert backups.backup_daily() is None
+        settings.BACKUP_DAILY = False
+        assert backups.backup_daily() is None
+        assert not list(daily.glob("leadline-daily-*"))
+        settings.BACKUP_DAILY = True
+        assert backups.backup_daily() is not None
+
+
+@pytest.mark.django_db
+def test_no_daily_backup_on_postgresql_by_default(tmp_path: Path, settings: Any) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's default runs in the PostgreSQL pass")
+    from leadline.core import backups
+    from leadline.settings import BACKUP_DAILY
+
+    assert BACKUP_DAILY is False, "daily backups are off by default on PostgreSQL"
+    settings.DATA_DIR = tmp_path / "data"
+    settings.BACKUP_DAILY = BACKUP_DAILY
+    assert backups.backup_daily() is None
+    assert not (tmp_path / "data" / "backups").exists()

@@ -8,7 +8,6 @@ import sys
 import pytest
 
 from leadline import cli
-from leadline.capture.models import Submission
 from tests import factories
 
 
@@ -29,17 +28,7 @@ def test_unknown_command_fails_with_a_message() -> None:
     assert "no_such_command" in result.stderr or "no-such-command" in result.stderr
 
 
-@pytest.mark.django_db
-def test_doctor_says_ok_then_flags_unprocessed_submissions(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    assert cli.main(["doctor"]) == 0
-    assert "every submission processed" in capsys.readouterr().out
-    Submission.objects.create(
-        form=factories.form(), idempotency_key="k", payload={"email": "a@b.example"}
-    )
-    assert cli.main(["doctor"]) == 1
-    assert "1 submissions waiting or failed" in capsys.readouterr().out
+# `leadline doctor`: tests/test_doctor.py.
 
 
 # `leadline import` (issue 6) ---------------------------------------------------------------------

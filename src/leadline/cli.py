@@ -109,7 +109,16 @@ def _sweeps() -> None:
     capacity_alerts_check()  # capacity: alert sellers at 90% of their cap; clear those below
     from leadline.privacy.services import retention_prune
 
-    retention_prune()  # privacy: old anonymous events, raw batches and payloads, in batches
+    retention_prune()  # privacy: old events rolled up into days, raw batches and payloads
+    from leadline.core.backups import backup_daily
+
+    backup_daily()  # housekeeping: the embedded default's daily backup, the last N kept
+    from leadline.insight.goals import goals_sweep
+
+    goals_sweep()  # goals: today's value of each goal; the weekly digest to their owners
+    from leadline.feedback.services import rating_asks_send_due
+
+    rating_asks_send_due()  # feedback: rating asks held back by quiet hours go when those end
     wal_checkpoint(connection)
 
 
@@ -118,9 +127,12 @@ def _sweep_forever(interval: float) -> None:
 
     from django.db import close_old_connections
 
+    from leadline.core.heartbeats import pass_done
+
     while True:
         try:
             _sweeps()
+            pass_done("sweeps")  # the heartbeat tells `leadline doctor` the sweeps go round
         except Exception:  # a sweep must never kill the worker
             logging.getLogger("leadline.worker").exception("sweep failed")
         finally:
@@ -156,19 +168,24 @@ def _cadence_steps() -> list[tuple[Callable[..., int], Callable[[], dt.datetime 
 
 
 def _deadlines_forever(
-    kinds: list[tuple[Callable[..., int], Callable[[], dt.datetime | None]]], what: str
+    kinds: list[tuple[Callable[..., int], Callable[[], dt.datetime | None]]],
+    what: str,
+    loop: str | None = None,
 ) -> None:
     """Do each kind's rows when they fall due: sleep until the next one (or a little while, to
-    notice new ones), never on a minute-granular cron. One kind failing never stops the others."""
+    notice new ones), never on a minute-granular cron. One kind failing never stops the others.
+    A pass in which no kind failed is noted for the heartbeat as `loop` ("timers", "cadences")."""
     import logging
 
     from django.db import close_old_connections
 
     from leadline.core import clock
+    from leadline.core.heartbeats import pass_done
 
     batch = 200
     while True:
         wait = TIMERS_MAX_SLEEP
+        failed = False
         for fire_due, next_due in kinds:
             try:
                 if fire_due(limit=batch) == batch:
@@ -178,9 +195,12 @@ def _deadlines_forever(
                 if due is not None:
                     wait = min(wait, max((due - clock.now()).total_seconds(), 0.0))
             except Exception:  # a failed row must never stop the others
+                failed = True
                 logging.getLogger("leadline.worker").exception("%s failed", what)
             finally:
                 close_old_connections()
+        if loop is not None and not failed:
+            pass_done(loop)
         time.sleep(wait)
 
 
@@ -210,21 +230,43 @@ def worker(argv: Sequence[str]) -> int:
     # As in leadline.wsgi: what is loaded now lives as long as the process, and the collector's
     # full passes need not scan it again (50-90 ms pauses, some while holding SQLite's lock).
     gc.freeze()
-    threading.Thread(target=_sweep_forever, args=(10.0,), daemon=True).start()
-    threading.Thread(
-        target=_deadlines_forever, args=(_escalations(), "escalation timers"), daemon=True
-    ).start()
     from django.conf import settings
 
+    from leadline.core.heartbeats import heartbeat_end, heartbeat_forever, worker_name
+
+    # The heartbeat (`leadline doctor`, the System health page): a row of its own, written from
+    # a thread of its own at once and every few seconds; deleted on a clean stop, left to go
+    # stale on a kill or a freeze.
+    name = worker_name()
+    runs = "tasks, sweeps, timers, cadences" + (
+        ", inbound mail" if settings.INBOUND_IMAP_URL else ""
+    )
+    threading.Thread(
+        target=heartbeat_forever,
+        kwargs={"name": name, "runs": runs, "every": settings.WORKER_HEARTBEAT_SECONDS},
+        daemon=True,
+    ).start()
+    threading.Thread(target=_sweep_forever, args=(10.0,), daemon=True).start()
+    threading.Thread(
+        target=_deadlines_forever,
+        args=(_escalations(), "escalation timers", "timers"),
+        daemon=True,
+    ).start()
     if settings.INBOUND_IMAP_URL:  # inbound: read replies and bounces from the mailbox
         from leadline.inbound.imap import imap_poll_forever
 
         threading.Thread(target=imap_poll_forever, daemon=True).start()
     # Cadence steps send mail and make tasks: their own loop, so escalations never wait on them.
     threading.Thread(
-        target=_deadlines_forever, args=(_cadence_steps(), "cadence steps"), daemon=True
+        target=_deadlines_forever,
+        args=(_cadence_steps(), "cadence steps", "cadences"),
+        daemon=True,
     ).start()
-    _db_worker_forever(args.interval)
+    try:
+        _db_worker_forever(args.interval)
+    finally:  # a clean stop (SIGTERM, Ctrl-C: db_worker exits): the worker is gone, not stuck
+        with contextlib.suppress(Exception):
+            heartbeat_end(name=name)
     return 0
 
 
@@ -315,63 +357,39 @@ def demo(argv: Sequence[str]) -> int:
 
 
 def doctor(argv: Sequence[str]) -> int:
-    """Check what a deployer can get wrong; exit 1 when anything needs attention."""
-    argparse.ArgumentParser(prog="leadline doctor", description=OURS["doctor"]).parse_args(argv)
+    """Check configuration, mail, the worker, waiting work, space, migrations and backups, and
+    say what to fix in plain words. Exit 0 when nothing fails (warnings do not fail), else 1."""
+    parser = argparse.ArgumentParser(prog="leadline doctor", description=OURS["doctor"])
+    parser.add_argument("--json", action="store_true", help="print the checks as JSON")
+    args = parser.parse_args(argv)
     _django_setup()
-    from django.conf import settings
-    from django.core.mail import get_connection
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
+    import json
 
-    from leadline.capture.models import Submission, SubmissionStatus
+    from leadline.insight.health import checks_run, overall
 
-    problems = 0
-
-    def report(ok: bool, text: str) -> None:
-        nonlocal problems
-        problems += not ok
-        print(f"  {'ok ' if ok else 'FIX'}  {text}")
-
+    results = checks_run()
+    worst = overall(results)
+    if args.json:
+        print(json.dumps({"status": worst, "checks": [r.as_dict() for r in results]}, indent=2))
+        return 1 if worst == "fail" else 0
+    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    paint = {"ok": "32", "warn": "33", "fail": "31"}
+    marks = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
     print("Leadline doctor")
-    database = settings.DATABASES["default"]
-    try:
-        connection.ensure_connection()
-        report(True, f"database reachable ({database['ENGINE'].rsplit('.', 1)[-1]})")
-    except Exception as exc:
-        report(False, f"database unreachable: {exc}")
-        return 1
-    executor = MigrationExecutor(connection)
-    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
-    report(
-        not pending,
-        f"{len(pending)} migrations to apply (leadline migrate)"
-        if pending
-        else "database schema up to date",
-    )
-    if os.environ.get("LEADLINE_SECRET_KEY"):
-        print("  --   secret key from LEADLINE_SECRET_KEY")
+    for result in results:
+        mark = marks[result.status]
+        if colour:
+            mark = f"\033[{paint[result.status]}m{mark}\033[0m"
+        print(f"  {mark}  {result.title}: {result.message}")
+        if result.fix and result.status != "ok":
+            print(f"        What to do: {result.fix}")
+    failed = sum(r.status == "fail" for r in results)
+    warned = sum(r.status == "warn" for r in results)
+    if worst == "ok":
+        print("All checks passed.")
     else:
-        print(f"  --   secret key kept in {settings.DATA_DIR / 'secret_key'}")
-    backend = settings.EMAIL_BACKEND.rsplit(".", 2)[-2]
-    if backend == "smtp":
-        try:
-            mail = get_connection()
-            mail.open()
-            mail.close()
-            report(True, f"SMTP server {settings.EMAIL_HOST}:{settings.EMAIL_PORT} answers")
-        except Exception as exc:
-            report(False, f"SMTP server {settings.EMAIL_HOST}:{settings.EMAIL_PORT}: {exc}")
-    else:
-        print(f"  --   mail goes to the {backend} backend (set LEADLINE_EMAIL_URL to send it)")
-    if not pending:
-        stuck = Submission.objects.exclude(status=SubmissionStatus.PROCESSED).count()
-        report(
-            stuck == 0,
-            f"{stuck} submissions waiting or failed (is `leadline worker` running?)"
-            if stuck
-            else "every submission processed",
-        )
-    return 1 if problems else 0
+        print(f"{failed} failed, {warned} to look at, of {len(results)} checks.")
+    return 1 if worst == "fail" else 0
 
 
 def import_(argv: Sequence[str]) -> int:

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "leadline.relationships",
     "leadline.insight",
     "leadline.privacy",
+    "leadline.feedback",
     "leadline.web",
     "leadline.api",
     "leadline.demo",
@@ -282,6 +283,7 @@ NOTIFY_MAIL_OUTCOME_HANDLERS = ["leadline.routing.services.request_mail_outcome"
 # the apps that make call tasks, such as cadences): each is called with task=<CallTask>.
 CALLS_OUTCOME_HANDLERS: list[str] = [
     "leadline.cadences.services.call_task_logged",  # a cadence goes on (or branches)
+    "leadline.feedback.services.call_task_logged",  # a connected call: ask for a rating
 ]
 
 # Told, in the same transaction, when a person unsubscribes or is marked do-not-contact
@@ -289,7 +291,27 @@ CALLS_OUTCOME_HANDLERS: list[str] = [
 # person=<Person>, reason="unsubscribed" | "do_not_contact", channel="email" | "phone" | "manual".
 OUTREACH_STOP_HANDLERS: list[str] = [
     "leadline.cadences.services.contact_stopped",  # they leave their cadences
+    "leadline.feedback.services.stop_signal_record",  # a stop is a signal in the ratings report
 ]
+
+# Told, in the same transaction, when a meeting is recorded as held (booking must not import
+# feedback): each is called with meeting=<Meeting>.
+BOOKING_MEETING_HELD_HANDLERS: list[str] = [
+    "leadline.feedback.services.meeting_held",  # ask the prospect how it was
+]
+
+# Prospect ratings (feedback): after which conversations to ask ("meeting,call"; "" = never).
+RATING_AFTER = [
+    c.strip()
+    for c in os.environ.get("LEADLINE_RATING_AFTER", "meeting,call").split(",")
+    if c.strip()
+]
+# How long a rating link in a mail works.
+RATING_LINK_DAYS = _env_int("LEADLINE_RATING_LINK_DAYS", 60)
+# An ask refused for quiet hours where they are waits for them to end when that is within this
+# many hours (72: a Friday evening's meeting is asked about on Monday morning); else it is skipped.
+RATING_HOLD_HOURS = _env_int("LEADLINE_RATING_HOLD_HOURS", 72)
+RATING_RATE_LIMIT = os.environ.get("LEADLINE_RATING_RATE_LIMIT", "20/60")
 
 # Routing.
 ROUTING_RELATIONSHIP_CAP = _env_int("LEADLINE_RELATIONSHIP_CAP", 150)
@@ -413,14 +435,26 @@ if ATTRIBUTION_MARKOV_BY not in {"campaign", "channel"}:
     )
 CURRENCY = os.environ.get("LEADLINE_CURRENCY", "EUR").strip().upper() or "EUR"
 
-# Privacy (issue 9): how long raw tracking data is kept. Anonymous events (never tied to a
-# person) older than RETENTION_EVENTS_DAYS are deleted; processed raw event batches and the raw
-# payloads of processed submissions older than RETENTION_RAW_DAYS are dropped (the rows the
-# reports read stay). Each sweep does at most RETENTION_BATCHES batches of RETENTION_BATCH rows.
-RETENTION_EVENTS_DAYS = _env_int("LEADLINE_RETENTION_EVENTS_DAYS", 395)
+# Privacy (issue 9) and housekeeping (issue 10): how long raw tracking data is kept. Tracking
+# events recorded more than TRACKING_RETENTION_DAYS ago are rolled up into days and deleted
+# (decision 0025; LEADLINE_RETENTION_EVENTS_DAYS, its old name, still works); processed raw
+# event batches and the raw payloads of processed submissions older than RETENTION_RAW_DAYS are
+# dropped (the rows the reports read stay). Each sweep does at most RETENTION_BATCHES batches of
+# RETENTION_BATCH rows.
+TRACKING_RETENTION_DAYS = _env_int(
+    "LEADLINE_TRACKING_RETENTION_DAYS", _env_int("LEADLINE_RETENTION_EVENTS_DAYS", 395)
+)
+RETENTION_EVENTS_DAYS = TRACKING_RETENTION_DAYS  # the old name
 RETENTION_RAW_DAYS = _env_int("LEADLINE_RETENTION_RAW_DAYS", 90)
 RETENTION_BATCH = _env_int("LEADLINE_RETENTION_BATCH", 5000)
 RETENTION_BATCHES = _env_int("LEADLINE_RETENTION_BATCHES", 20)
+# The embedded default (SQLite) backs itself up once a day into DATA_DIR/backups/ (the worker's
+# sweep) and keeps the newest BACKUP_KEEP of those daily files; off by default on PostgreSQL,
+# whose own tooling (pg_dump, base backups) does it better. Decision 0023.
+BACKUP_DAILY = _env_bool(
+    "LEADLINE_BACKUP_DAILY", DATABASES["default"]["ENGINE"] == "leadline.core.sqlite_backend"
+)
+BACKUP_KEEP = max(1, _env_int("LEADLINE_BACKUP_KEEP", 7))
 
 LOGGING = {
     "version": 1,
@@ -429,3 +463,19 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LEADLINE_LOG_LEVEL", "WARNING")},
     "loggers": {"leadline": {"level": os.environ.get("LEADLINE_LOG_LEVEL", "INFO")}},
 }
+
+# Looking after itself (`leadline doctor`, the System health page; leadline.insight.health).
+# Each worker reports every WORKER_HEARTBEAT_SECONDS; one silent for HEALTH_WORKER_STALE_SECONDS
+# is stopped or stuck, a loop of it (sweeps, timers) silent for HEALTH_LOOP_STALE_SECONDS is stuck.
+# Work waiting past its time by HEALTH_LAG_SECONDS is a warning (ten times that: a failure);
+# mail queued longer than HEALTH_MAIL_QUEUED_SECONDS too. The database is big past
+# HEALTH_DB_SIZE_WARN_MB; the data directory's disk short below HEALTH_DISK_FREE_MIN_MB; the
+# newest backup old past HEALTH_BACKUP_MAX_AGE_HOURS.
+WORKER_HEARTBEAT_SECONDS = float(os.environ.get("LEADLINE_WORKER_HEARTBEAT_SECONDS", "5"))
+HEALTH_WORKER_STALE_SECONDS = float(os.environ.get("LEADLINE_HEALTH_WORKER_STALE_SECONDS", "60"))
+HEALTH_LOOP_STALE_SECONDS = _env_int("LEADLINE_HEALTH_LOOP_STALE_SECONDS", 600)
+HEALTH_LAG_SECONDS = _env_int("LEADLINE_HEALTH_LAG_SECONDS", 120)
+HEALTH_MAIL_QUEUED_SECONDS = _env_int("LEADLINE_HEALTH_MAIL_QUEUED_SECONDS", 3600)
+HEALTH_DB_SIZE_WARN_MB = _env_int("LEADLINE_HEALTH_DB_SIZE_WARN_MB", 20 * 1024)
+HEALTH_DISK_FREE_MIN_MB = _env_int("LEADLINE_HEALTH_DISK_FREE_MIN_MB", 1024)
+HEALTH_BACKUP_MAX_AGE_HOURS = _env_int("LEADLINE_HEALTH_BACKUP_MAX_AGE_HOURS", 48)

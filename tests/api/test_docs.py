@@ -125,6 +125,14 @@ PATHS |= {
 }
 # Relationship health: the figures of each relationship and the going-cold list.
 PATHS |= {"/api/v1/relationships/health"}
+# Goals: targets on the reports' metrics, their progress, pace and forecast.
+PATHS |= {"/api/v1/goals", "/api/v1/goals/metrics", "/api/v1/goals/{goal_id}"}
+# The prospect's view and what each channel and team achieves; a meeting held or not.
+PATHS |= {
+    "/api/v1/insight/ratings",
+    "/api/v1/insight/channels",
+    "/api/v1/booking/meetings/{meeting_id}/outcome",
+}
 
 
 @pytest.mark.django_db

@@ -116,7 +116,7 @@ def test_demo_people_have_journeys_visits_conversations_and_committees(db: None)
     # rep (mostly confirmed); a finance colleague joined some.
     assert PainPoint.objects.values("product").annotate(n=Count("id")).filter(n__gte=8).count() == 2
     conversations = Conversation.objects.prefetch_related("people")
-    assert {c.kind for c in conversations} == {"call", "meeting", "email", "note"}
+    assert {c.kind for c in conversations} == {"call", "meeting", "email", "chat", "event", "note"}
     assert conversations.exclude(quotes="").count() > 0.8 * conversations.count()
     for conversation in conversations:
         stored = {

@@ -15,7 +15,7 @@ from django.test import Client
 from leadline.capture.models import Consent, Request
 from leadline.core import clock
 from leadline.core.models import Person, PersonEmail, Role
-from leadline.journeys.models import Event, EventBatch
+from leadline.journeys.models import Event, EventBatch, EventDay
 from leadline.outreach.selectors import contact_check
 from leadline.privacy import services
 from leadline.privacy.models import AccessEntry, Erasure, RetentionCursor, Tombstone
@@ -429,8 +429,11 @@ def test_retention_prunes_old_raw_data_in_batches_and_keeps_what_reports_read(
     second = services.retention_prune(now=now)
     total = first["events"] + second["events"]
     print(f"retention: first sweep {first}, second {second}", file=sys.stderr)
-    assert total == 8, f"both sweeps deleted {total} old anonymous events: {first} {second}"
-    assert Event.objects.filter(pk=kept_known.pk).exists(), "events of known people are kept"
+    assert total == 9, f"both sweeps rolled up {total} old events: {first} {second}"
+    # Old events of known people are rolled up into days (the reports read those), then go.
+    assert not Event.objects.filter(pk=kept_known.pk).exists()
+    assert EventDay.objects.get(person=known).count == 1
+    assert sum(EventDay.objects.filter(person=None).values_list("count", flat=True)) == 8
     assert Event.objects.filter(dedupe_key__startswith="new:").count() == 2
     assert list(EventBatch.objects.values_list("pk", flat=True)) == [fresh_batch.pk]
     old_sub.refresh_from_db()
@@ -441,6 +444,6 @@ def test_retention_prunes_old_raw_data_in_batches_and_keeps_what_reports_read(
     third = services.retention_prune(now=now)
     assert third == {"events": 0, "event_batches": 0, "submission_payloads": 0}
     assert (
-        RetentionCursor.objects.get(name="journeys.event").last_id
-        < Event.objects.order_by("-pk")[0].pk
+        RetentionCursor.objects.get(name="journeys.eventbatch").last_id
+        < EventBatch.objects.order_by("-pk")[0].pk
     )

@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("monday_morning")]
 # Public to anyone, logged in or not, and showing nothing of anyone (capture forms, tracking,
 # booking pages, unsubscribe links, inbound mail hooks, the health check, static files).
 PUBLIC_NAMESPACES = frozenset({"capture", "journeys", "outreach", "booking", "inbound"})
-PUBLIC_NAMES = frozenset({"healthz"})
+PUBLIC_NAMES = frozenset({"healthz", "rating_answer"})  # the prospect's signed rating link
 # The outside caller's own pages: logging in and out, their queue and their calls.
 ALLOWED_WEB = frozenset(
     {"login", "logout", "call_next", "calls", "call_task", "call_log", "call_appointment"}

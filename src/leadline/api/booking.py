@@ -2,6 +2,7 @@
 book one for a person, cancel)."""
 
 import datetime as dt
+from typing import Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
@@ -15,8 +16,13 @@ from ninja.responses import Status
 from leadline.api.auth import REFUSALS, ErrorOut, require, rule
 from leadline.api.common import Paging, Strict, field_errors
 from leadline.booking.models import BookingPage, Meeting, MeetingStatus
-from leadline.booking.selectors import free_slots
-from leadline.booking.services import SlotUnavailable, meeting_book, meeting_cancel
+from leadline.booking.selectors import free_slots, may_record_outcome
+from leadline.booking.services import (
+    SlotUnavailable,
+    meeting_book,
+    meeting_cancel,
+    meeting_outcome_record,
+)
 from leadline.core import clock
 from leadline.core.models import Person, Role
 from leadline.core.permissions import access_booking_settings, access_people
@@ -70,6 +76,8 @@ class MeetingOut(Schema):
     booked_by_id: int | None
     created_at: dt.datetime
     cancelled_at: dt.datetime | None
+    outcome: str = Field(description='"" (not recorded) | "held" | "no_show"')
+    outcome_at: dt.datetime | None
 
     @staticmethod
     def resolve_page(obj: Meeting) -> str | None:
@@ -88,6 +96,10 @@ class MeetingIn(Strict):
     person_id: int
     time_zone: str = Field("", description="The person's IANA time zone, if known")
     note: str = Field("", max_length=NOTE_MAX)
+
+
+class OutcomeIn(Strict):
+    outcome: Literal["held", "no_show"]
 
 
 class CancelIn(Strict):
@@ -191,3 +203,23 @@ def meeting_cancel_endpoint(request: HttpRequest, meeting_id: int, payload: Canc
     if user.role == Role.SALES_REP and meeting.host_id != user.pk:
         raise HttpError(404, "no such meeting of yours")
     return meeting_cancel(meeting=meeting, actor=user, reason=payload.reason)
+
+
+@router.post(
+    "/booking/meetings/{meeting_id}/outcome",
+    response={200: MeetingOut, 404: ErrorOut, **REFUSALS},
+    summary="Say a meeting was held or a no-show",
+)
+@rule(access_booking_settings)
+def meeting_outcome_endpoint(request: HttpRequest, meeting_id: int, payload: OutcomeIn) -> Meeting:
+    """Its host, the host's team manager or an admin; not before it starts; a cancelled meeting
+    refuses (422). "held" asks the prospect for a rating (feedback). The same outcome again
+    changes nothing."""
+    user = require(request, access_booking_settings)
+    meeting = get_object_or_404(Meeting.objects.select_related("page", "host__team"), pk=meeting_id)
+    if not may_record_outcome(user, meeting):
+        raise HttpError(404, "no such meeting of yours")
+    try:
+        return meeting_outcome_record(meeting=meeting, outcome=payload.outcome, actor=user)
+    except DjangoValidationError as exc:
+        raise field_errors(exc) from None

@@ -14,8 +14,11 @@ from leadline.api import (
     capture,
     commitments,
     conversations,
+    effectiveness,
     engagement,
     events,
+    feedback,
+    goals,
     handover,
     imports,
     outreach,
@@ -81,10 +84,13 @@ api.add_router("/imports", imports.router)
 api.add_router("/insight/journeys", transitions.router)
 api.add_router("/insight", predictions.router)
 api.add_router("/insight/attribution", attribution.router)
+api.add_router("/insight", effectiveness.router)
 api.add_router("/campaigns", campaigns.router)
+api.add_router("/insight", feedback.router)
 api.add_router("/handovers", handover.router)
 api.add_router("/relationships", relationships.router)
 api.add_router("/relationships", relationship_health.router)
+api.add_router("/goals", goals.router)
 
 
 @api.exception_handler(OverflowError)

@@ -82,6 +82,14 @@ class MeetingStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class MeetingOutcome(models.TextChoices):
+    """Whether a past meeting took place; "" until the host (or their manager) says."""
+
+    NONE = "", "Not recorded"
+    HELD = "held", "Held"
+    NO_SHOW = "no_show", "No-show"
+
+
 class MeetingSource(models.TextChoices):
     BOOKING_PAGE = "booking_page", "Booking page"
     CALL = "call", "Set on a call"
@@ -123,6 +131,13 @@ class Meeting(models.Model):
     created_at = models.DateTimeField(default=clock.now)
     updated_at = models.DateTimeField(default=clock.now)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(
+        max_length=10, choices=MeetingOutcome.choices, default=MeetingOutcome.NONE, blank=True
+    )
+    outcome_at = models.DateTimeField(null=True, blank=True)
+    outcome_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["starts_at", "id"]

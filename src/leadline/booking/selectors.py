@@ -185,10 +185,39 @@ def meetings_upcoming(*, user: User | None = None, limit: int = 50) -> QuerySet[
     return rows.order_by("starts_at", "id")[:limit]
 
 
+def may_record_outcome(user: User, meeting: Meeting) -> bool:
+    """Whether `user` may say a meeting was held or a no-show: its host, the manager of the
+    host's team, an admin."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.role == Role.ADMIN or meeting.host_id == user.pk:
+        return True
+    host = meeting.host
+    return bool(host.team_id and host.team and host.team.manager_id == user.pk)
+
+
+def meetings_awaiting_outcome(*, user: User, limit: int = 50) -> QuerySet[Meeting]:
+    """The host's booked meetings that have started in the last 30 days and have no outcome."""
+    now = clock.now()
+    return (
+        Meeting.objects.filter(
+            host=user,
+            status=MeetingStatus.BOOKED,
+            outcome="",
+            starts_at__lte=now,
+            starts_at__gt=now - dt.timedelta(days=30),
+        )
+        .select_related("person", "host", "page")
+        .order_by("-starts_at", "-id")[:limit]
+    )
+
+
 def person_meetings(*, person: Person) -> dict[str, object]:
     """For the person's page: their meetings, the coming ones first."""
     rows = list(
-        Meeting.objects.filter(person=person).select_related("host").order_by("-starts_at")[:20]
+        Meeting.objects.filter(person=person)
+        .select_related("host", "host__team")
+        .order_by("-starts_at")[:20]
     )
     now = clock.now()
     page = appointment_page(person=person)
@@ -201,6 +230,7 @@ def person_meetings(*, person: Person) -> dict[str, object]:
         "meetings_past": [
             m for m in rows if not (m.status == MeetingStatus.BOOKED and m.ends_at > now)
         ],
+        "now": now,
     }
 
 

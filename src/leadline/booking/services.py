@@ -13,10 +13,12 @@ import uuid
 import zoneinfo
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+from django.utils.module_loading import import_string
 
 from leadline.booking import ics
 from leadline.booking.links import StaleLink, absolute, meeting_path
@@ -24,12 +26,14 @@ from leadline.booking.models import (
     BookableHours,
     BookingPage,
     Meeting,
+    MeetingOutcome,
     MeetingSource,
     MeetingStatus,
 )
 from leadline.booking.selectors import (
     appointment_page,
     host_zone,
+    may_record_outcome,
     page_hosts,
     round_robin_pick,
     zone_name,
@@ -61,6 +65,7 @@ __all__ = [
     "free_slots",
     "meeting_book",
     "meeting_cancel",
+    "meeting_outcome_record",
     "meeting_reschedule",
 ]
 
@@ -559,6 +564,56 @@ def meeting_cancel(
                 subject_ref=f"meeting:{meeting.pk}",
                 by_mail=False,
             )
+    return meeting
+
+
+OUTCOME_WORDS = {MeetingOutcome.HELD: "held", MeetingOutcome.NO_SHOW: "a no-show"}
+
+
+def meeting_outcome_record(*, meeting: Meeting, outcome: str, actor: User) -> Meeting:
+    """Say whether a meeting took place: "held" or "no_show". The host, their team's manager or
+    an admin may; not before it starts; a cancelled meeting refuses. Recording the same outcome
+    again changes nothing (no second timeline row); another outcome replaces it. On "held" each
+    of settings.BOOKING_MEETING_HELD_HANDLERS is called with meeting= in the same transaction
+    (booking imports no app further down: feedback asks the prospect for a rating there)."""
+    if outcome not in (MeetingOutcome.HELD, MeetingOutcome.NO_SHOW):
+        raise ValidationError({"outcome": 'The outcome is "held" or "no_show".'})
+    now = clock.now()
+    with transaction.atomic():
+        meeting = _meeting_locked(meeting, None)
+        if not may_record_outcome(actor, meeting):
+            raise PermissionDenied("Only the host, their manager or an admin may say this.")
+        if meeting.status == MeetingStatus.CANCELLED:
+            raise ValidationError({"outcome": "This meeting was cancelled."})
+        if meeting.starts_at > now:
+            raise ValidationError({"outcome": "This meeting has not started yet."})
+        if meeting.outcome == outcome:
+            return meeting
+        before = meeting.outcome
+        meeting.outcome = outcome
+        meeting.outcome_at = now
+        meeting.outcome_by = actor
+        meeting.updated_at = now
+        meeting.save(update_fields=["outcome", "outcome_at", "outcome_by", "updated_at"])
+        when = when_text(meeting.starts_at, host_zone(meeting.host))
+        timeline_record(
+            kind=f"meeting.{outcome}",
+            summary=f"“{meeting.title}” with {meeting.host} on {when} was "
+            f"{OUTCOME_WORDS[MeetingOutcome(outcome)]}",
+            person=meeting.person,
+            actor=actor,
+            occurred_at=now,
+            data={"meeting_id": meeting.pk, "outcome": outcome, "before": before},
+        )
+        audit_record(
+            actor=actor,
+            action="booking.meeting_outcome",
+            obj=meeting,
+            data={"outcome": outcome, "before": before},
+        )
+        if outcome == MeetingOutcome.HELD:
+            for path in settings.BOOKING_MEETING_HELD_HANDLERS:
+                import_string(path)(meeting=meeting)
     return meeting
 
 

@@ -26,6 +26,7 @@ from leadline.core.models import (
     Team,
     TimelineEvent,
     User,
+    WorkerHeartbeat,
 )
 from leadline.core.permissions import access_admin
 from leadline.core.services import people_search_refresh
@@ -249,6 +250,14 @@ class PersonSearchAdmin(ReadOnly, admin.ModelAdmin[PersonSearch]):
     list_display = ("person", "text")
     search_fields = ("text",)
     raw_id_fields = ("person",)
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(ReadOnly, admin.ModelAdmin[WorkerHeartbeat]):
+    """The running workers as they last reported (`leadline doctor` reads these)."""
+
+    list_display = ("name", "beat_at", "sweeps_at", "timers_at", "cadences_at", "started_at")
+    search_fields = ("name", "host")
 
 
 @admin.register(TimelineEvent)

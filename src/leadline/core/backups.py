@@ -12,6 +12,7 @@ deployment guide told people to make before these commands existed).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import json
 import os
@@ -294,3 +295,80 @@ def restore(*, path: Path, overwrite: bool) -> Restored:
         media_files=media_files,
         media_kept=kept,
     )
+
+
+# The daily backup (the worker's sweep) ------------------------------------------------------
+DAILY_PREFIX = "leadline-daily-"
+DAILY_FORMAT = "%Y%m%d-%H%M%S"
+DAILY_EVERY = dt.timedelta(hours=24)
+
+
+def daily_dir() -> Path:
+    return Path(settings.DATA_DIR) / "backups"
+
+
+def daily_backups() -> list[tuple[dt.datetime, Path]]:
+    """The daily backups this module made (by their name: leadline-daily-<stamp>.tar), oldest
+    first. Other files in the directory — `leadline backup`'s, anyone's — are not among them."""
+    found = []
+    folder = daily_dir()
+    if not folder.is_dir():
+        return []
+    for path in folder.glob(f"{DAILY_PREFIX}*.tar"):
+        stamp = path.name[len(DAILY_PREFIX) : -len(".tar")]
+        try:
+            made = dt.datetime.strptime(stamp, DAILY_FORMAT).replace(tzinfo=dt.UTC)
+        except ValueError:
+            continue
+        found.append((made, path))
+    return sorted(found)
+
+
+def daily_due(*, now: dt.datetime | None = None) -> bool:
+    """Whether the daily backup should run: it is on, and the newest daily backup is at least
+    24 hours old (or there is none)."""
+    if not settings.BACKUP_DAILY or vendor() not in {"sqlite", "postgresql"}:
+        return False
+    made = daily_backups()
+    return not made or made[-1][0] <= (now or clock.now()) - DAILY_EVERY
+
+
+@contextlib.contextmanager
+def _daily_lock() -> Iterator[bool]:
+    """An exclusive lock on a file in the backups directory, not waited for: True when this
+    process holds it (several workers never back up at once), False when another one does."""
+    import fcntl
+
+    folder = daily_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".daily.lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def backup_daily(*, now: dt.datetime | None = None) -> Made | None:
+    """The worker's daily backup: when due, one backup (database and media, as `leadline
+    backup` makes it) into DATA_DIR/backups/leadline-daily-<UTC stamp>.tar, then the daily
+    backups beyond the newest BACKUP_KEEP deleted. None when not due, or another process is at
+    it. Only files named like a daily backup are ever deleted."""
+    now = now or clock.now()
+    if not daily_due(now=now):
+        return None
+    with _daily_lock() as mine:
+        if not mine or not daily_due(now=now):  # another worker made it meanwhile
+            return None
+        # One left half-written by a killed worker (none is being written: the lock is ours).
+        for partial in daily_dir().glob(f"{DAILY_PREFIX}*.tar.partial"):
+            partial.unlink(missing_ok=True)
+        stamp = now.astimezone(dt.UTC).strftime(DAILY_FORMAT)
+        made = backup(path=daily_dir() / f"{DAILY_PREFIX}{stamp}.tar")
+        for _, old in daily_backups()[: -settings.BACKUP_KEEP]:
+            old.unlink(missing_ok=True)
+    return made

@@ -308,3 +308,37 @@ class LoginLockout(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.key} locked until {self.until:%Y-%m-%d %H:%M:%S}"
+
+
+class WorkerHeartbeat(models.Model):
+    """One running `leadline worker` process, as it last reported itself (core/heartbeats.py).
+
+    The worker writes its row every few seconds from a thread of its own and deletes it when it
+    stops cleanly; a killed or frozen worker leaves its row to go stale, which is what
+    `leadline doctor` and the System health page look for. Each of its loops says when it last
+    finished a pass, so a worker that runs but whose sweeps or timers are stuck shows too."""
+
+    name = models.CharField(max_length=200, unique=True, help_text='"worker@host:pid"')
+    host = models.CharField(max_length=200)
+    pid = models.PositiveIntegerField()
+    version = models.CharField(max_length=40, blank=True)
+    runs = models.CharField(
+        max_length=200, blank=True, help_text='What it runs, e.g. "tasks, sweeps, timers"'
+    )
+    started_at = models.DateTimeField(default=clock.now)
+    beat_at = models.DateTimeField(default=clock.now)
+    sweeps_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its safety-net sweeps last finished a pass"
+    )
+    timers_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its escalation-timer loop last finished a pass"
+    )
+    cadences_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its cadence-step loop last finished a pass"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (last report {self.beat_at:%Y-%m-%d %H:%M:%S})"

@@ -216,6 +216,26 @@ def access_insight(user: Any) -> bool:
     return _role(user) in {Role.ADMIN, Role.MARKETING, Role.SALES_MANAGER}
 
 
+def access_ratings(user: Any) -> bool:
+    """The prospect ratings report: managers, admins, marketing see everyone; a sales rep sees
+    their own row and their team's (access_ratings_all says which)."""
+    return _role(user) in STAFF_ROLES
+
+
+def access_ratings_all(user: Any) -> bool:
+    return _role(user) in {Role.ADMIN, Role.MARKETING, Role.SALES_MANAGER}
+
+
+def access_goals(user: Any) -> bool:
+    """See the goals and their progress: every staff role (not outside callers)."""
+    return _role(user) in STAFF_ROLES
+
+
+def access_goal_edit(user: Any) -> bool:
+    """Set, change and archive goals."""
+    return _role(user) in {Role.ADMIN, Role.MARKETING, Role.SALES_MANAGER}
+
+
 def access_model_refit(user: Any) -> bool:
     """Refit a model, and choose which flagged fields it may use anyway."""
     return _role(user) in {Role.ADMIN, Role.MARKETING}
@@ -280,3 +300,9 @@ def access_api_tokens(user: Any) -> bool:
     more rights than its owner's role. Outside callers work their queue in the browser; an
     admin can make one a token with `leadline token create` if a dialler needs it."""
     return _role(user) in STAFF_ROLES
+
+
+def access_system_health(user: Any) -> bool:
+    """The System health page (`leadline doctor`'s checks): admins only, as it shows the
+    configuration and the workers' hosts."""
+    return _role(user) == Role.ADMIN

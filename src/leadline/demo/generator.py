@@ -59,7 +59,10 @@ from leadline.demo.cadences import cadences_demo
 from leadline.demo.calls import calls_demo
 from leadline.demo.campaigns import campaigns_demo
 from leadline.demo.commitments import commitments_demo
+from leadline.demo.effectiveness import effectiveness_demo
 from leadline.demo.engagement import engagement_demo
+from leadline.demo.feedback import feedback_demo
+from leadline.demo.goals import goals_demo
 from leadline.demo.inbound import inbound_demo
 from leadline.demo.insight import insight_demo
 from leadline.demo.journeys import JourneyHistory, signals_tasks_drop
@@ -961,6 +964,9 @@ def demo_store(plan: DemoPlan, *, progress: Callable[[int], None] = lambda n: No
     outreach_demo(now=recent)  # a marketing email through the contact gate (demo/outreach.py)
     insight_demo(now=recent)  # past deals; the models' first fits, queued (demo/insight.py)
     campaigns_demo(now=recent)  # campaign costs and a trade show's touches (demo/campaigns.py)
+    effectiveness_demo(now=recent)  # chats, event talks, the callers' calls (demo/effectiveness.py)
+    feedback_demo(now=recent)  # held meetings, prospects' ratings, a few stops (demo/feedback.py)
+    goals_demo(now=recent)  # this quarter's goals and last quarter's, measured (demo/goals.py)
     with transaction.atomic():  # what those areas notified before today is sent and read
         history_settle(first_mail_id=first_mail, first_item_id=first_item, now=now)
     history_tasks_drop(first_mail_id=first_mail)

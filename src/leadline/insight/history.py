@@ -21,7 +21,13 @@ from django.db.models.expressions import RawSQL
 from leadline.capture.models import Request
 from leadline.core.models import Account, Membership, Person
 from leadline.engagement.models import Handoff, HandoffStatus, Opportunity
-from leadline.journeys.models import Event, JourneyRemoval, JourneyStep, JourneyTransition
+from leadline.journeys.models import (
+    Event,
+    EventDay,
+    JourneyRemoval,
+    JourneyStep,
+    JourneyTransition,
+)
 
 Kind = Literal["person", "account", "opportunity"]
 CHUNK = 20_000
@@ -159,7 +165,46 @@ def events_frame(
     *, person_ids: Sequence[int] | None = None, until: dt.datetime | None = None
 ) -> pd.DataFrame:
     """Every event joined to a person: columns person_id (int), name (category), at (UTC),
-    campaign, channel, content (from the event's properties, "" where absent) — oldest first."""
+    campaign, channel, content (from the event's properties, "" where absent) — oldest first.
+    Events past the tracking retention come from their roll-up (journeys.rollup): a rolled-up
+    day's events at its first and last moment."""
+    raw = _raw_events_frame(person_ids=person_ids, until=until)
+    rolled = event_days_frame(person_ids=person_ids, until=until)
+    if rolled.empty:
+        return raw
+    frame = pd.concat([rolled, raw], ignore_index=True)
+    frame = frame.sort_values("at", kind="stable").reset_index(drop=True)
+    frame["name"] = frame["name"].astype(str).astype("category")
+    frame["person_id"] = frame["person_id"].astype("int64")
+    return frame
+
+
+def event_days_frame(
+    *, person_ids: Sequence[int] | None = None, until: dt.datetime | None = None
+) -> pd.DataFrame:
+    """The rolled-up events of known people as events_frame's rows: each day's row once at its
+    first moment and `count - 1` times at its last (exact for days of one or two events)."""
+    days = EventDay.objects.filter(person__isnull=False)
+    if person_ids is not None:
+        days = days.filter(person_id__in=list(person_ids))
+    if until is not None:
+        days = days.filter(first_at__lt=until)
+    fields = ("person_id", "name", "first_at", "last_at", "count", "campaign", "channel", "content")
+    records = []
+    for person_id, name, first, last, count, campaign, channel, content in _rows(
+        days.order_by("first_at", "pk"), fields
+    ):
+        records.append((person_id, name, first, campaign, channel, content))
+        if count > 1 and (until is None or last < until):
+            records.extend([(person_id, name, last, campaign, channel, content)] * (count - 1))
+    frame = pd.DataFrame.from_records(records, columns=EVENT_COLUMNS)
+    frame["at"] = _utc(frame["at"])
+    return frame
+
+
+def _raw_events_frame(
+    *, person_ids: Sequence[int] | None, until: dt.datetime | None
+) -> pd.DataFrame:
     events = Event.objects.filter(person__isnull=False).order_by("occurred_at", "pk")
     if person_ids is not None:
         events = events.filter(person_id__in=list(person_ids))

@@ -9,6 +9,9 @@ for every person and account.
   current: the one predictions come from. A failed fit keeps its error and changes nothing else.
 - `Prediction`: the current chance for one person or one account, with its reasons; replaced
   each time the model scores.
+- `Goal`: a target on one of the reports' metrics (`insight.metrics`) for a period, with its
+  owners; `GoalChange` its history (every create and edit), `GoalSnapshot` the value measured
+  each day (the curve on the goal's page), `GoalDigest` the weekly mail sent to one owner.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from django.db import models
 from django.db.models import Q
 
 from leadline.core import clock
-from leadline.core.models import Account, Person, User
+from leadline.core.models import Account, Person, Team, User
 from leadline.journeys.models import JourneyStep
 
 DEFAULT_HORIZON_DAYS = 30
@@ -229,3 +232,106 @@ class ReportSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.report} {self.key}"
+
+
+# Goals --------------------------------------------------------------------------------------------
+
+
+class PeriodKind(models.TextChoices):
+    MONTH = "month", "Month"
+    QUARTER = "quarter", "Quarter"
+    YEAR = "year", "Year"
+    CUSTOM = "custom", "Custom dates"
+
+
+class Goal(models.Model):
+    """A target on one metric (`insight.metrics.METRICS` key), optionally for one team, over a
+    period of whole days: `starts_on` to `ends_on`, both included, in the company's time zone
+    (settings.TIME_ZONE). Archived goals stay, with their history, out of the lists."""
+
+    name = models.CharField(max_length=200)
+    metric = models.CharField(max_length=60)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    target = models.DecimalField(max_digits=14, decimal_places=2)
+    period_kind = models.CharField(max_length=10, choices=PeriodKind.choices)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    owners = models.ManyToManyField(User, related_name="goals", blank=True)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=clock.now)
+    updated_at = models.DateTimeField(default=clock.now)
+    archived = models.BooleanField(default=False)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-starts_on", "name", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(target__gte=0), name="goal_target_not_negative"),
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=models.F("starts_on")), name="goal_ends_after_start"
+            ),
+        ]
+        indexes = [models.Index(fields=["archived", "ends_on"], name="goal_current")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GoalChange(models.Model):
+    """One create, edit, archive or restore of a goal: who, when, and the fields before and
+    after ({"target": "120.00", "owners": ["maria"], ...}; only the fields that changed)."""
+
+    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="changes")
+    action = models.CharField(max_length=20)  # created, edited, archived, restored
+    by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(default=clock.now)
+    before: models.JSONField[Any] = models.JSONField(default=dict, blank=True)
+    after: models.JSONField[Any] = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.goal}: {self.action} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class GoalSnapshot(models.Model):
+    """The goal's value as measured on one day (from the period's start to that moment); None
+    when the metric had nothing to measure (a share with no decided request)."""
+
+    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="snapshots")
+    on = models.DateField()
+    value = models.FloatField(null=True, blank=True)
+    measured_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        ordering = ["goal", "on"]
+        constraints = [
+            models.UniqueConstraint(fields=["goal", "on"], name="goal_snapshot_one_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.goal} on {self.on}: {self.value}"
+
+
+class GoalDigest(models.Model):
+    """The weekly goals mail to one owner: at most one per ISO week (`week` is its Monday)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    week = models.DateField()
+    sent_at = models.DateTimeField(default=clock.now)
+    # What it said: [{"goal": id, "value": ..., "target": ..., "pace": "..."}, ...]
+    goals: models.JSONField[Any] = models.JSONField(default=list, blank=True)
+    mail_id = models.BigIntegerField(null=True, blank=True, help_text="notify.OutgoingMail id")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "week"], name="goal_digest_one_per_week")
+        ]
+
+    def __str__(self) -> str:
+        return f"Goals digest for {self.user} in the week of {self.week}"

@@ -31,7 +31,7 @@ from leadline.capture.models import Request
 from leadline.core.models import Person
 from leadline.insight import attribution, history
 from leadline.insight.attribution import CampaignInfo, MarkovBy, Report, campaign_key
-from leadline.journeys.models import Event
+from leadline.journeys.models import Event, EventDay
 
 SAME_VISIT = pd.Timedelta(minutes=30)
 TOUCH_COLUMNS = ["touch_id", "person_id", "at", "campaign", "channel", "content", "lead", "kind"]
@@ -163,6 +163,40 @@ def _event_rows(until: dt.datetime | None) -> list[tuple[Any, ...]]:
             or name
         )
         rows.append((f"e{pk}", person, at, campaign, medium, source, content, False, "event"))
+    return rows + _event_day_rows(until)
+
+
+def _event_day_rows(until: dt.datetime | None) -> list[tuple[Any, ...]]:
+    """Touches from events past the tracking retention, read from their roll-up (decision
+    0025): the same columns from the same properties and address; a day's row is a touch at its
+    first moment and, if it counted more than one event, at its last (touches less than
+    SAME_VISIT apart are merged below, as the raw events' would be)."""
+    days = EventDay.objects.filter(person__isnull=False).filter(
+        Q(campaign__gt="") | Q(link_campaign__gt="")
+    )
+    if until is not None:
+        days = days.filter(first_at__lt=until)
+    fields = (
+        "pk", "person_id", "first_at", "last_at", "count", "campaign", "link_campaign",
+        "channel", "link_medium", "source", "link_source", "content", "link_content", "path",
+        "name",
+    )  # fmt: skip
+    rows = []
+    for (
+        pk, person, first, last, count, campaign, link_campaign, channel, link_medium, source,
+        link_source, content, link_content, path, name,
+    ) in days.order_by("pk").values_list(*fields).iterator(chunk_size=CHUNK):  # fmt: skip
+        touch = (
+            campaign or link_campaign,
+            channel or link_medium,
+            source or link_source,
+            content or link_content or path or name,
+            False,
+            "event",
+        )
+        rows.append((f"d{pk}", person, first, *touch))
+        if count > 1 and (until is None or last < until):
+            rows.append((f"d{pk}.last", person, last, *touch))
     return rows
 
 

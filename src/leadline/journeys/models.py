@@ -314,6 +314,45 @@ class Event(models.Model):
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.name} {self.path}"
 
 
+class EventDay(models.Model):
+    """Raw events rolled up, once they are older than the tracking retention: one row per day and
+    per what the reports group by (person, event name, page, campaign keys), with how many and
+    the first and last moment. The roll-up deletes the raw events it counted in the same
+    transaction (journeys.rollup), so the readers add these rows to the raw ones they read and
+    never count an event twice. A key may have several rows (one per roll-up batch): readers
+    sum them. Decision 0025."""
+
+    day = models.DateField()
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.CASCADE, related_name="event_days"
+    )
+    name = models.CharField(max_length=80)
+    path = models.CharField(max_length=500, blank=True)
+    # From the event's properties, as insight.history reads them: campaign (else utm_campaign),
+    # channel (else utm_medium), content (else utm_content), utm_source.
+    campaign = models.TextField(blank=True)
+    channel = models.TextField(blank=True)
+    content = models.TextField(blank=True)
+    source = models.TextField(blank=True)
+    # From the page address's utm_* parameters (attribution's fallbacks for web visits).
+    link_campaign = models.TextField(blank=True)
+    link_medium = models.TextField(blank=True)
+    link_source = models.TextField(blank=True)
+    link_content = models.TextField(blank=True)
+    count = models.PositiveIntegerField()
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["person", "day"], name="event_day_person"),
+            models.Index(fields=["day"], name="event_day_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.name} {self.path} × {self.count}"
+
+
 class ConversationKind(models.TextChoices):
     CALL = "call", "Call"
     MEETING = "meeting", "Meeting"

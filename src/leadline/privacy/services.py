@@ -72,6 +72,17 @@ ERASE_FIELDS: dict[str, dict[str, Any]] = {
     "journeys.journeyremoval": {"note": ""},
     "journeys.journeytransition": {"note": "", "evidence": {}},
     "journeys.event": {"url": "", "title": "", "referrer": "", "properties": {}},
+    # A rolled-up day loses what the event's properties and address said, as the event does.
+    "journeys.eventday": {
+        "campaign": "",
+        "channel": "",
+        "content": "",
+        "source": "",
+        "link_campaign": "",
+        "link_medium": "",
+        "link_source": "",
+        "link_content": "",
+    },
     "journeys.stakeholder": {"notes": ""},
     "outreach.donotcontact": {"reason": ""},
     "engagement.personlifecycle": {"reason": ""},
@@ -93,6 +104,7 @@ ERASE_FIELDS: dict[str, dict[str, Any]] = {
     "relationships.briefing": {"title": ERASED, "sections": []},
     "relationships.handoveritem": {"label": ERASED},
     "outreach.newsletterrecipient": {"reason": ""},
+    "feedback.ratingask": {"comment": ""},  # the score stays: the rep's report counts it
 }
 # Rows that are nothing but an identifier: deleted.
 ERASE_DELETE = frozenset({"core.personemail", "core.personphone", "core.personsearch"})
@@ -106,6 +118,7 @@ ERASE_KEEP = frozenset(
         "outreach.contactattempt",
         "insight.prediction",  # scores and reasons named by feature, not by person
         "privacy.erasure",
+        "feedback.stopsignal",  # a reason code and who had last spoken with them
     }
 )
 
@@ -394,25 +407,24 @@ def _first_id_at_or_after(model: type[models.Model], field: str, moment: dt.date
 
 def retention_prune(*, now: dt.datetime | None = None) -> dict[str, int]:
     """One sweep's share of retention (bounded work; the next sweep goes on):
-    - anonymous web events (never tied to a person) older than RETENTION_EVENTS_DAYS: deleted.
-      Events of known people stay: the journey, transition and attribution reports read them
-      (issue 10's roll-ups will let them go too).
+    - tracking events recorded more than TRACKING_RETENTION_DAYS ago (anonymous ones and those
+      of known people): rolled up into days (journeys.EventDay) and deleted in the same
+      transaction, so the reports that read them give the same answers (decision 0025).
     - processed raw event batches older than RETENTION_RAW_DAYS: deleted (their events are in
       the events table already).
     - processed submissions older than RETENTION_RAW_DAYS: their raw payload and request
       metadata (IP, browser) cleared; the row stays, and so do the request and consent made
       from it."""
     from leadline.journeys.models import Event
+    from leadline.journeys.rollup import events_roll_up
 
     now = now or clock.now()
     batch, batches = settings.RETENTION_BATCH, settings.RETENTION_BATCHES
-    events_cutoff = now - dt.timedelta(days=settings.RETENTION_EVENTS_DAYS)
+    events_cutoff = now - dt.timedelta(days=settings.TRACKING_RETENTION_DAYS)
     raw_cutoff = now - dt.timedelta(days=settings.RETENTION_RAW_DAYS)
     return {
-        "events": _walk(
-            name="journeys.event",
-            queryset=Event.objects.filter(person__isnull=True, recorded_at__lt=events_cutoff),
-            act=lambda rows: rows.delete()[0],
+        "events": events_roll_up(
+            before=events_cutoff,
             batch=batch,
             batches=batches,
             stop_id=_first_id_at_or_after(Event, "recorded_at", events_cutoff),
