@@ -6,6 +6,7 @@ from email.message import EmailMessage
 from types import SimpleNamespace
 
 from leadline.inbound.parsing import (
+    asks_to_stop,
     auto_reply_reason,
     bounce_read,
     excerpt,
@@ -172,3 +173,29 @@ def test_garbage_is_parsed_without_raising_and_is_not_a_mail() -> None:
     )
     assert broken.looks_like_mail
     assert reply_text(broken.message)  # read as far as it goes
+
+
+def test_a_reply_asks_to_stop_when_it_says_so_and_not_when_it_only_mentions_it() -> None:
+    stops = [
+        "STOP",
+        "stop.",
+        "Unsubscribe",
+        "Remove me",
+        "Opt out please",
+        "Please remove me from your mailing list.",
+        "Thanks, but take me off this list.",
+        "We went with another vendor. Please stop emailing me.",
+        "Do not contact me again",
+        "don't email me",
+    ]
+    not_stops = [
+        "",
+        "Yes, Tuesday works.",
+        "Please don't stop, this is useful.",
+        "How do I unsubscribe my colleague?",
+        "Stop by our booth at the fair on Monday!",
+        "We need to stop losing leads. " + "Tell me more about routing. " * 4,
+        "Remove the old contact from the invoice, please.",
+    ]
+    assert [t for t in stops if not asks_to_stop(t)] == []
+    assert [t for t in not_stops if asks_to_stop(t)] == []

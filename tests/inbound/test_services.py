@@ -9,6 +9,7 @@ import pytest
 from leadline.cadences.models import EnrolmentStatus
 from leadline.core import clock
 from leadline.core.models import Role, TimelineEvent
+from leadline.feedback.models import StopSignal
 from leadline.inbound import services
 from leadline.inbound.models import InboundMessage, Kind, Source, Status
 from leadline.inbound.services import (
@@ -20,8 +21,8 @@ from leadline.inbound.services import (
     inbound_store,
 )
 from leadline.notify.models import InboxItem, SendStatus
-from leadline.outreach.models import DoNotContact
-from leadline.routing.models import Ownership
+from leadline.outreach.models import ContactState, DoNotContact
+from leadline.routing.models import Ownership, Touch
 from tests import factories
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("monday_morning")]
@@ -70,6 +71,35 @@ def test_a_reply_is_logged_stops_the_cadence_and_tells_the_owner() -> None:
     assert "Tuesday" in item.body
     # Not a do-not-contact: they answered, they may hear from us again.
     assert not DoNotContact.objects.filter(person=pat).exists()
+
+
+def test_a_reply_asking_to_stop_unsubscribes_them_and_counts_as_a_stop_against_the_rep() -> None:
+    rep = factories.user(role=Role.SALES_REP, username="rita")
+    pat = factories.person(email="pat@company.example")
+    Ownership.objects.create(owner=rep, person=pat)
+    mail = factories.sent_mail(person=pat)
+    Touch.objects.create(person=pat, user=rep, kind="email", at=clock.now())
+
+    message = _receive(factories.reply_mail(to=mail, text="STOP\n\nSent from my phone").as_bytes())
+
+    assert message.details["asked_to_stop"] is True
+    state = ContactState.objects.get(person=pat)
+    assert state.sales_unsubscribed_at is not None
+    assert state.unsubscribe_method == "reply"
+    assert "contact.unsubscribed" in _kinds(pat)
+    assert "asked to hear no more" in InboxItem.objects.get(user=rep, kind="mail.replied").title
+    stop = StopSignal.objects.get(person=pat)  # feedback puts it against the last rep
+    assert (stop.reason, stop.user, stop.channel) == ("unsubscribed", rep, "email")
+
+
+def test_a_reply_that_only_mentions_stopping_unsubscribes_nobody() -> None:
+    pat = factories.person(email="pat@company.example")
+    mail = factories.sent_mail(person=pat)
+
+    _receive(factories.reply_mail(to=mail, text="Please don't stop, this helps.").as_bytes())
+
+    assert not ContactState.objects.filter(person=pat, sales_unsubscribed_at__isnull=False).exists()
+    assert not StopSignal.objects.filter(person=pat).exists()
 
 
 def test_a_reply_without_usable_headers_is_matched_by_the_senders_address() -> None:

@@ -279,6 +279,33 @@ _HEADER_BLOCK = re.compile(r"^\s*(?:From|Von|De):\s", re.IGNORECASE)
 _HEADER_NEXT = re.compile(r"^\s*(?:Sent|Date|To|Gesendet|Datum|An|Envoyé|Subject):\s", re.I)
 
 
+# A reply that asks to hear no more: a short one that starts with "stop" or "unsubscribe" (as
+# people answer an automated mail), or one that says so in words anywhere. Conservative on
+# purpose: "don't stop" or a question about unsubscribing must not end someone's mail.
+_STOP_START = re.compile(
+    r"^\W*(stop|unsubscribe|opt[ -]?out|remove\s+me)\b(?!\s+(?:by|at|on)\b)", re.I
+)
+_STOP_SAID = re.compile(
+    r"\b(?:please\s+)?(?:"
+    r"unsubscribe\s+me|remove\s+me\s+from|take\s+me\s+off|"
+    r"stop\s+(?:e-?mailing|contacting|mailing|calling|sending)\s+(?:me|us)|"
+    r"(?:do\s+not|don'?t|never)\s+(?:e-?mail|contact|call|write\s+to)\s+(?:me|us)"
+    r")\b",
+    re.I,
+)
+STOP_SHORT_CHARS = 80
+
+
+def asks_to_stop(text: str) -> bool:
+    """Whether a reply (its own words, quotes removed: `reply_text`) asks to hear no more."""
+    words = " ".join(text.split())
+    if not words:
+        return False
+    if len(words) <= STOP_SHORT_CHARS and _STOP_START.match(words):
+        return True
+    return bool(_STOP_SAID.search(words))
+
+
 def reply_text(message: EmailMessage) -> str:
     """What the person wrote, without the quoted history below it (or inline quotes)."""
     lines = _plain_text(message).splitlines()

@@ -38,6 +38,7 @@ from leadline.inbound.models import InboundMessage, Kind, MatchedBy, Source, Sta
 from leadline.inbound.parsing import (
     Bounce,
     Received,
+    asks_to_stop,
     auto_reply_reason,
     bounce_read,
     excerpt,
@@ -47,7 +48,8 @@ from leadline.inbound.parsing import (
 )
 from leadline.notify.models import OutgoingMail, SendStatus
 from leadline.notify.services import notify_user
-from leadline.outreach.services import do_not_contact_set
+from leadline.outreach.models import ContactPurpose
+from leadline.outreach.services import contact_unsubscribe, do_not_contact_set
 from leadline.routing.models import Ownership, RequestRouting
 from leadline.routing.services import person_link
 
@@ -206,7 +208,8 @@ def _process(message: InboundMessage, received: Received) -> None:
         return
     match = _match_reply(received)
     message.person, message.mail, message.matched_by = match.person, match.mail, match.matched_by
-    text = excerpt(reply_text(received.message))
+    words = reply_text(received.message)
+    text = excerpt(words)
     message.details = {"excerpt": text}
     auto = auto_reply_reason(received.message)
     if auto:
@@ -216,7 +219,7 @@ def _process(message: InboundMessage, received: Received) -> None:
             _auto_reply_record(message, match, reason=auto, text=text)
     elif match.person is not None:
         message.kind = Kind.REPLY
-        _reply_apply(message, match, text=text)
+        _reply_apply(message, match, text=text, stop=asks_to_stop(words))
     else:
         message.kind = Kind.UNMATCHED
 
@@ -255,7 +258,7 @@ def _latest_mail_to(person: Person) -> OutgoingMail | None:
     )
 
 
-def _reply_apply(message: InboundMessage, match: _Match, *, text: str) -> None:
+def _reply_apply(message: InboundMessage, match: _Match, *, text: str, stop: bool) -> None:
     person = match.person
     assert person is not None
     by_address = match.matched_by == MatchedBy.ADDRESS
@@ -277,12 +280,19 @@ def _reply_apply(message: InboundMessage, match: _Match, *, text: str) -> None:
         person=person, reason="replied", detail=f"Reply “{message.subject}”"[:200]
     )
     message.details["cadences_stopped"] = stopped
+    # "Stop", "remove me from your list": no more email of any kind, recorded as an unsubscribe
+    # (outreach tells the apps that keep count of stops, such as feedback's per rep and channel).
+    if stop:
+        message.details["asked_to_stop"] = contact_unsubscribe(
+            person=person, purpose=ContactPurpose.SALES, method="reply", at=message.received_at
+        )
     owner = _owner(person)
     if owner is not None:
+        replied = "asked to hear no more" if stop else "replied"
         notify_user(
             user=owner,
             kind="mail.replied",
-            title=f"{person} replied: {message.subject or '(no subject)'}"[:200],
+            title=f"{person} {replied}: {message.subject or '(no subject)'}"[:200],
             body=text,
             link=person_link(person.pk),
             person=person,

@@ -249,6 +249,7 @@ UNSUBSCRIBE_METHODS = {
     "link": "on the unsubscribe page",
     "by_hand": "by hand",
     "api": "through the API",
+    "reply": "by replying that they want no more",
 }
 
 
