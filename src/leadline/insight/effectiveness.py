@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.apps import apps
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from leadline.booking.models import Meeting, MeetingOutcome, MeetingSource, MeetingStatus
 from leadline.core import clock
@@ -327,6 +327,11 @@ def _keep(frame: pd.DataFrame, people: set[int] | None) -> pd.DataFrame:
     return frame[frame["person_id"].isin(people)]
 
 
+def _person_times(rows: QuerySet[Any], at: str, people: set[int] | None) -> pd.DataFrame:
+    """person_id and at (from the field `at`) of each row, of the people kept."""
+    return _keep(_frame(rows.values_list("person_id", at), ["person_id", "at"]), people)
+
+
 def _team_of(users: dict[int, tuple[int | None, str]], user_id: Any) -> int | None:
     if user_id is None or (isinstance(user_id, float) and math.isnan(user_id)):
         return None
@@ -358,13 +363,11 @@ def _facts(
         ["person_id", "user_id", "kind", "outcome", "at"],
     )
     touches = _keep(touches, people).assign(team_id=lambda f: teams(f["user_id"]))
-    replies = _keep(
-        _frame(
-            InboundMessage.objects.filter(
-                kind=InboundKind.REPLY, person__isnull=False, received_at__lt=end
-            ).values_list("person_id", "received_at"),
-            ["person_id", "at"],
+    replies = _person_times(
+        InboundMessage.objects.filter(
+            kind=InboundKind.REPLY, person__isnull=False, received_at__lt=end
         ),
+        "received_at",
         people,
     )
     meetings = _keep(
@@ -396,44 +399,36 @@ def _facts(
     )
     meetings["starts_at"] = pd.to_datetime(meetings["starts_at"], utc=True)
     meetings["team_id"] = teams(meetings["host_id"])
-    visits = _keep(
-        _frame(
-            Event.objects.filter(occurred_at__gte=start, occurred_at__lt=end, person__isnull=False)
-            .filter(Q(name="event_attended") | Q(properties__channel="events"))
-            .values_list("person_id", "occurred_at"),
-            ["person_id", "at"],
-        ),
+    visits = _person_times(
+        Event.objects.filter(
+            occurred_at__gte=start, occurred_at__lt=end, person__isnull=False
+        ).filter(Q(name="event_attended") | Q(properties__channel="events")),
+        "occurred_at",
         people,
     )
-    messages = _keep(
-        _frame(
-            ContactAttempt.objects.filter(
-                channel=ContactChannel.MANUAL, at__gte=start, at__lt=end, released_at__isnull=True
-            ).values_list("person_id", "at"),
-            ["person_id", "at"],
+    messages = _person_times(
+        ContactAttempt.objects.filter(
+            channel=ContactChannel.MANUAL, at__gte=start, at__lt=end, released_at__isnull=True
         ),
+        "at",
         people,
     )
     talks = _conversations(end=end, people=people, users=users)
-    handoffs = _keep(
-        _frame(
-            Handoff.objects.filter(
-                status=HandoffStatus.ACCEPTED, decided_at__gte=start, decided_at__lt=end
-            ).values_list("person_id", "decided_at"),
-            ["person_id", "at"],
+    handoffs = _person_times(
+        Handoff.objects.filter(
+            status=HandoffStatus.ACCEPTED, decided_at__gte=start, decided_at__lt=end
         ),
+        "decided_at",
         people,
     )
-    wins = _keep(
-        _frame(
-            Opportunity.objects.filter(
-                status=OpportunityStatus.WON,
-                closed_at__gte=start,
-                closed_at__lt=end,
-                person__isnull=False,
-            ).values_list("person_id", "closed_at"),
-            ["person_id", "at"],
+    wins = _person_times(
+        Opportunity.objects.filter(
+            status=OpportunityStatus.WON,
+            closed_at__gte=start,
+            closed_at__lt=end,
+            person__isnull=False,
         ),
+        "closed_at",
         people,
     )
 

@@ -247,6 +247,12 @@ def check_mail_server() -> Check:
     return _ok("mail_server", title, f"The mail server {where} answers.")
 
 
+def _last_error(rows: Any) -> str:
+    """The words " (last error: …)" from one of the rows that has one; empty if none has."""
+    error = rows.exclude(last_error="").values_list("last_error", flat=True).first()
+    return f" (last error: {error[:160]})" if error else ""
+
+
 def _outbound_check(model: Any, *, key: str, title: str, what: str, one: str, fix: str) -> Check:
     from leadline.notify.models import SendStatus
 
@@ -276,18 +282,15 @@ def _outbound_check(model: Any, *, key: str, title: str, what: str, one: str, fi
     waiting = long_queued.count()
     if waiting:
         status = max(status, "warn", key=RANK.__getitem__)
-        error = long_queued.exclude(last_error="").values_list("last_error", flat=True).first()
         problems.append(
             f"{waiting} {what} still not sent after {ago(settings.HEALTH_MAIL_QUEUED_SECONDS)}"
-            + (f" (last error: {error[:160]})" if error else "")
+            + _last_error(long_queued)
         )
     gave_up = failed.count()
     if gave_up:
         status = max(status, "warn", key=RANK.__getitem__)
-        error = failed.exclude(last_error="").values_list("last_error", flat=True).first()
         problems.append(
-            f"{gave_up} {what} given up on in the last {RECENT_DAYS} days"
-            + (f" (last error: {error[:160]})" if error else "")
+            f"{gave_up} {what} given up on in the last {RECENT_DAYS} days" + _last_error(failed)
         )
     if problems:
         return Check(
