@@ -32,7 +32,7 @@ from leadline.feedback.models import AskStatus, RatingAsk, RatingChannel, SkipRe
 from leadline.feedback.selectors import last_touch
 from leadline.notify.services import mail_send
 from leadline.outreach.models import ContactPurpose
-from leadline.outreach.selectors import contact_check
+from leadline.outreach.selectors import Verdict, contact_check
 from leadline.outreach.services import (
     contact_release,
     contact_reserve,
@@ -125,27 +125,24 @@ def _reserve(
 ) -> tuple[str, dt.datetime | None]:
     """Through the outreach gate: ("", None) to send now; ("", when) to send when quiet hours
     end (reserved for then); (reason, None) not to ask."""
-    verdict = contact_reserve(
-        person=person,
-        channel="email",
-        purpose=ContactPurpose.MARKETING,
-        source="rating_ask",
-        ref=source_ref,
-        at=now,
-    )
-    if verdict.allowed:
-        return "", None
-    hold = dt.timedelta(hours=settings.RATING_HOLD_HOURS)
-    later = verdict.next_allowed_at
-    if verdict.code == SkipReason.QUIET_HOURS and later is not None and later - now <= hold:
-        verdict = contact_reserve(
+
+    def reserve(at: dt.datetime) -> Verdict:
+        return contact_reserve(
             person=person,
             channel="email",
             purpose=ContactPurpose.MARKETING,
             source="rating_ask",
             ref=source_ref,
-            at=later,
+            at=at,
         )
+
+    verdict = reserve(now)
+    if verdict.allowed:
+        return "", None
+    hold = dt.timedelta(hours=settings.RATING_HOLD_HOURS)
+    later = verdict.next_allowed_at
+    if verdict.code == SkipReason.QUIET_HOURS and later is not None and later - now <= hold:
+        verdict = reserve(later)
         if verdict.allowed:
             return "", later
     return (verdict.code if verdict.code in SkipReason.values else SkipReason.CAP), None

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from urllib.parse import unquote_plus
 
 import pandas as pd
 from django.conf import settings
@@ -32,6 +31,7 @@ from leadline.core.models import Person
 from leadline.insight import attribution, history
 from leadline.insight.attribution import CampaignInfo, MarkovBy, Report, campaign_key
 from leadline.journeys.models import Event, EventDay
+from leadline.journeys.rollup import link_utm
 
 SAME_VISIT = pd.Timedelta(minutes=30)
 TOUCH_COLUMNS = ["touch_id", "person_id", "at", "campaign", "channel", "content", "lead", "kind"]
@@ -145,7 +145,7 @@ def _event_rows(until: dt.datetime | None) -> list[tuple[Any, ...]]:
         events.order_by("pk").values_list(*fields).iterator(chunk_size=CHUNK)
     ):
         properties = properties if isinstance(properties, dict) else {}
-        query = _utm(url)
+        query = link_utm(url)
         campaign = str(
             properties.get("campaign")
             or properties.get("utm_campaign")
@@ -198,18 +198,6 @@ def _event_day_rows(until: dt.datetime | None) -> list[tuple[Any, ...]]:
         if count > 1 and (until is None or last < until):
             rows.append((f"d{pk}.last", person, last, *touch))
     return rows
-
-
-def _utm(url: str) -> dict[str, str]:
-    if "utm_" not in url:
-        return {}
-    query = url.split("?", 1)[1].split("#", 1)[0] if "?" in url else ""
-    found = {}
-    for part in query.split("&"):
-        key, _, value = part.partition("=")
-        if key.startswith("utm_") and value:
-            found[key[4:]] = unquote_plus(value)
-    return found
 
 
 def touches_frame(

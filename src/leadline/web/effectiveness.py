@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from django import forms
 from django.http import HttpRequest, HttpResponse
@@ -23,6 +24,9 @@ from leadline.core import clock
 from leadline.core.permissions import access_insight
 from leadline.journeys.models import JourneyStep
 from leadline.web.access import page
+
+if TYPE_CHECKING:  # pandas loads with the report, not with the URL map
+    from leadline.insight.effectiveness import Effectiveness
 
 PRESETS = {
     "30d": "Last 30 days",
@@ -156,20 +160,25 @@ def _cells(row: object) -> dict[str, object]:
     }
 
 
-@require_GET
-@page(access_insight)
-def effectiveness_page(request: HttpRequest) -> HttpResponse:
+def _report(filters: Filters) -> Effectiveness:
     from leadline.insight.effectiveness import effectiveness
-    from leadline.web.effectiveness_plots import funnels, team_chart
 
-    filters = _filters(request)
     start, end = _moments(filters.since, filters.until)
-    report = effectiveness(
+    return effectiveness(
         start=start,
         end=end,
         campaign_id=filters.campaign.pk if filters.campaign else None,
         step_id=filters.step.pk if filters.step else None,
     )
+
+
+@require_GET
+@page(access_insight)
+def effectiveness_page(request: HttpRequest) -> HttpResponse:
+    from leadline.web.effectiveness_plots import funnels, team_chart
+
+    filters = _filters(request)
+    report = _report(filters)
     steps = JourneyStep.objects.select_related("journey").order_by("journey__name", "position")
     context = {
         "nav": "effectiveness",
@@ -191,16 +200,10 @@ def effectiveness_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 @page(access_insight)
 def effectiveness_csv(request: HttpRequest) -> HttpResponse:
-    from leadline.insight.effectiveness import effectiveness, report_csv
+    from leadline.insight.effectiveness import report_csv
 
     filters = _filters(request)
-    start, end = _moments(filters.since, filters.until)
-    report = effectiveness(
-        start=start,
-        end=end,
-        campaign_id=filters.campaign.pk if filters.campaign else None,
-        step_id=filters.step.pk if filters.step else None,
-    )
+    report = _report(filters)
     response = HttpResponse(report_csv(report), content_type="text/csv; charset=utf-8")
     name = f"channels-and-teams-{filters.since.isoformat()}-{filters.until.isoformat()}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
