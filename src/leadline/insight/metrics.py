@@ -177,13 +177,12 @@ def _requests_new(start: dt.datetime, end: dt.datetime, team_id: int | None) -> 
 
 
 def _hours_between(team: Team | None, start: dt.datetime, end: dt.datetime) -> float:
-    if end <= start:
-        return 0.0
-    try:
-        hours = team_hours(team)
-    except ValueError:  # hours typed badly on an old row: the default week, as the board does
-        hours = team_hours(None)
-    return hours.business_time_between(start, end).total_seconds() / 3600
+    """Business hours in the team's week, counted as the SLA board counts them."""
+    # Here, not at the top: the SLA module loads pandas, which the URL map must not wait for.
+    from leadline.insight.sla import business_hours, team_hours_or_default
+
+    hours = team_hours(None) if team is None else team_hours_or_default(team)
+    return business_hours(hours, start=start, end=end)
 
 
 def _teams(team_ids: set[int]) -> dict[int | None, Team | None]:

@@ -228,9 +228,9 @@ def _hours_to_first_touch(period: pd.DataFrame) -> pd.Series:
     team_ids = {int(pk) for pk in touched["team_id"].dropna().unique()}
     hours: dict[int | None, WorkingHours] = {None: team_hours(None)}
     for team in Team.objects.filter(pk__in=team_ids):
-        hours[team.pk] = _team_hours_or_default(team)
+        hours[team.pk] = team_hours_or_default(team)
     values = [
-        _business_hours(
+        business_hours(
             hours[None if pd.isna(team) else int(team)],
             start=created.to_pydatetime(),
             end=touched_at.to_pydatetime(),
@@ -242,7 +242,7 @@ def _hours_to_first_touch(period: pd.DataFrame) -> pd.Series:
     return pd.Series(values, index=touched.index, dtype=float).reindex(period.index)
 
 
-def _team_hours_or_default(team: Team) -> WorkingHours:
+def team_hours_or_default(team: Team) -> WorkingHours:
     # Hours are typed by people; routing refuses bad ones, so only an old row can have them.
     try:
         return team_hours(team)
@@ -250,7 +250,7 @@ def _team_hours_or_default(team: Team) -> WorkingHours:
         return team_hours(None)
 
 
-def _business_hours(hours: WorkingHours, *, start: dt.datetime, end: dt.datetime) -> float:
+def business_hours(hours: WorkingHours, *, start: dt.datetime, end: dt.datetime) -> float:
     # A touch recorded before the request arrived (a back-dated note) took no time.
     if end <= start:
         return 0.0
